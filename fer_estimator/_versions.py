@@ -1,0 +1,48 @@
+"""Versions recorded in saved models, and the warning when a model is loaded under others."""
+
+import importlib.metadata
+import warnings
+
+import keras
+
+
+def _package_version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def current_versions():
+    """Return the fer-estimator, Keras and scikeras versions and the Keras backend in use."""
+    return {
+        "fer_estimator": _package_version("fer-estimator"),
+        "keras": keras.__version__,
+        "scikeras": _package_version("scikeras"),
+        "keras_backend": keras.config.backend(),
+    }
+
+
+def _major(version):
+    return version.split(".", 1)[0]
+
+
+def check_saved_versions(saved, what):
+    """Warn when a model saved under other major versions is loaded.
+
+    A different Keras backend is fine (the saved network is backend-agnostic) and is not
+    warned about; a different major version of fer-estimator, Keras or scikeras may not load
+    or predict the same.
+    """
+    current = current_versions()
+    mismatched = [
+        f"{name} {saved[name]} (now {current[name]})"
+        for name in ("fer_estimator", "keras", "scikeras")
+        if name in saved and "unknown" not in (saved[name], current[name])
+        and _major(saved[name]) != _major(current[name])
+    ]
+    if mismatched:
+        warnings.warn(
+            f"This {what} was saved with {', '.join(mismatched)}: a different major version may "
+            f"not predict the same. Re-train it, or install the versions it was saved with.",
+            UserWarning, stacklevel=3)

@@ -1,0 +1,47 @@
+"""Shared fixtures: synthetic faces, tiny CNN settings and the optional ../shared folder."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's start-up chatter
+
+import numpy as np
+import pytest
+
+from fer_estimator.synthetic import make_synthetic_faces
+
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+FER2013_CSV = SHARED_DIR / "data" / "fer2013.csv.gz"
+
+# A CNN small enough to fit in seconds on two CPU cores, still able to learn the synthetic faces.
+TINY_CNN = dict(depth=2, base_filters=8, dense_units=(32,), epochs=6, batch_size=32,
+                validation_fraction=0.0, early_stopping_patience=None, reduce_lr_patience=None,
+                horizontal_flip=False, shift_range=0.0, zoom_range=0.0, random_state=0)
+
+
+def require_shared(path):
+    """Skip the calling test when a ../shared file is absent (fresh machines do not have it)."""
+    if not path.exists():
+        pytest.skip(f"{path} is absent: this test needs the project's shared data beside the "
+                    f"checkout (../shared)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_faces():
+    """700 synthetic 48×48 uint8 faces (100 per class) and their int labels."""
+    return make_synthetic_faces(700, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_split(synthetic_faces):
+    """The synthetic faces split 500 / 200 into train and test."""
+    X, y = synthetic_faces
+    return X[:500], y[:500], X[500:], y[500:]
+
+
+@pytest.fixture(scope="session")
+def scaled_images(synthetic_faces):
+    """The synthetic faces as FERClassifier takes them: float32 (n, 48, 48, 1) in [0, 1]."""
+    X, y = synthetic_faces
+    return (X[..., np.newaxis] / 255.0).astype(np.float32), y

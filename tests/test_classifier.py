@@ -1,0 +1,190 @@
+"""FERClassifier as a scikit-learn classifier: learning, API contract, sklearn tools."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
+
+from conftest import TINY_CNN
+from fer_estimator.classifier import FERClassifier
+
+
+@pytest.fixture(scope="module")
+def fitted(scaled_images):
+    X, y = scaled_images
+    return FERClassifier(**TINY_CNN).fit(X[:500], y[:500])
+
+
+def test_learns_synthetic_faces_well_above_chance(fitted, scaled_images):
+    X, y = scaled_images
+    assert fitted.score(X[500:], y[500:]) > 0.6  # chance is 1/7
+
+
+def test_predict_proba_rows_sum_to_one_even_for_one_image(fitted, scaled_images):
+    X, _ = scaled_images
+    proba = fitted.predict_proba(X[500:520])
+    assert proba.shape == (20, 7)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert fitted.predict_proba(X[:1]).shape == (1, 7)
+    np.testing.assert_array_equal(fitted.predict(X[500:520]), proba.argmax(axis=1))
+
+
+def test_score_is_accuracy(fitted, scaled_images):
+    X, y = scaled_images
+    assert fitted.score(X[500:], y[500:]) == pytest.approx(
+        np.mean(fitted.predict(X[500:]) == y[500:]))
+
+
+def test_history_is_kept_per_epoch(fitted):
+    assert len(fitted.history_["loss"]) == TINY_CNN["epochs"]
+    assert len(fitted.history_["accuracy"]) == TINY_CNN["epochs"]
+
+
+def test_tta_averages_image_and_mirror(fitted, scaled_images):
+    X, _ = scaled_images
+    batch = X[500:510]
+    plain = fitted.predict_proba(batch)
+    mirrored = fitted.predict_proba(batch[:, :, ::-1])
+    with_tta = clone(fitted).set_params(tta=True)
+    fitted_tta = fitted.set_params(tta=True)
+    try:
+        np.testing.assert_allclose(fitted_tta.predict_proba(batch), (plain + mirrored) / 2,
+                                   rtol=1e-5, atol=1e-6)
+    finally:
+        fitted.set_params(tta=False)
+    assert with_tta.tta is True
+
+
+def test_string_labels_round_trip(scaled_images):
+    X, y = scaled_images
+    names = np.array(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])[y]
+    clf = FERClassifier(**{**TINY_CNN, "epochs": 1}).fit(X[:200], names[:200])
+    assert set(clf.classes_) == set(names)
+    assert set(clf.predict(X[200:220])) <= set(names)
+
+
+def test_two_classes_still_give_two_probability_columns(scaled_images):
+    X, y = scaled_images
+    binary = np.where(y == 3, "happy", "other")
+    clf = FERClassifier(**{**TINY_CNN, "epochs": 1}).fit(X[:200], binary[:200])
+    assert clf.predict_proba(X[:5]).shape == (5, 2)
+
+
+def test_not_fitted_error_before_fit(scaled_images):
+    X, _ = scaled_images
+    with pytest.raises(NotFittedError):
+        FERClassifier().predict(X[:2])
+    with pytest.raises(NotFittedError):
+        FERClassifier().predict_proba(X[:2])
+
+
+def test_is_classifier_and_cv_is_stratified():
+    clf = FERClassifier()
+    assert is_classifier(clf)
+    y = np.repeat(np.arange(7), 10)
+    assert isinstance(check_cv(5, y, classifier=is_classifier(clf)), StratifiedKFold)
+
+
+def test_cross_val_score_uses_stratified_folds(monkeypatch, scaled_images):
+    X, y = scaled_images
+    calls = []
+    original_split = StratifiedKFold.split
+
+    def recording_split(self, *args, **kwargs):
+        calls.append(self)
+        return original_split(self, *args, **kwargs)
+
+    monkeypatch.setattr(StratifiedKFold, "split", recording_split)
+    scores = cross_val_score(FERClassifier(**{**TINY_CNN, "epochs": 1}), X[:140], y[:140], cv=5)
+    assert len(scores) == 5 and np.all(np.isfinite(scores))
+    assert calls, "cross_val_score(cv=5) did not use StratifiedKFold"
+
+
+def test_neg_log_loss_scoring_works(scaled_images):
+    X, y = scaled_images
+    scores = cross_val_score(FERClassifier(**{**TINY_CNN, "epochs": 1}), X[:140], y[:140],
+                             cv=2, scoring="neg_log_loss", error_score="raise")
+    assert np.all(scores < 0)
+
+
+def test_calibrated_classifier_cv(scaled_images):
+    X, y = scaled_images
+    calibrated = CalibratedClassifierCV(FERClassifier(**{**TINY_CNN, "epochs": 1}), cv=2)
+    calibrated.fit(X[:200], y[:200])
+    proba = calibrated.predict_proba(X[200:210])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_clone_and_params():
+    clf = FERClassifier(depth=3, dropout=0.4, dense_units=(64,))
+    params = clf.get_params()
+    assert params["depth"] == 3 and params["dropout"] == 0.4 and params["dense_units"] == (64,)
+    copy = clone(clf)
+    assert copy.get_params()["dropout"] == 0.4 and copy is not clf
+    copy.set_params(dropout=0.1, learning_rate=3e-4)
+    assert copy.dropout == 0.1 and clf.dropout == 0.4
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        clf.set_params(no_such_param=1)
+
+
+def test_same_random_state_gives_same_model(scaled_images):
+    X, y = scaled_images
+    params = {**TINY_CNN, "epochs": 1, "validation_fraction": 0.2, "horizontal_flip": True,
+              "shift_range": 0.1, "dropout": 0.3, "random_state": 7}
+    first = FERClassifier(**params).fit(X[:200], y[:200]).predict_proba(X[600:620])
+    second = FERClassifier(**params).fit(X[:200], y[:200]).predict_proba(X[600:620])
+    np.testing.assert_allclose(first, second, rtol=1e-5, atol=1e-6)
+
+
+def test_validation_split_is_carved_and_monitored(scaled_images):
+    X, y = scaled_images
+    clf = FERClassifier(**{**TINY_CNN, "epochs": 2, "validation_fraction": 0.2,
+                           "early_stopping_patience": 5, "reduce_lr_patience": 1})
+    clf.fit(X[:200], y[:200])
+    assert len(clf.history_["val_loss"]) == 2 and "learning_rate" in clf.history_
+
+
+def test_class_weight_balanced_on_imbalanced_labels(scaled_images):
+    X, y = scaled_images
+    keep = (y != 1) | (np.arange(len(y)) < 40)  # Disgust becomes rare, as in FER2013
+    clf = FERClassifier(**{**TINY_CNN, "epochs": 1, "class_weight": "balanced"})
+    clf.fit(X[keep][:200], y[keep][:200])
+    assert clf.predict_proba(X[:3]).shape == (3, 7)
+
+
+def test_fit_callbacks_serve_one_fit_only(scaled_images):
+    import keras
+
+    X, y = scaled_images
+    seen_epochs = []
+    recorder = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen_epochs.append(epoch))
+    clf = FERClassifier(**{**TINY_CNN, "epochs": 2})
+    clf.fit(X[:100], y[:100], callbacks=[recorder])
+    assert seen_epochs == [0, 1]
+    assert recorder not in clf._fit_callbacks and clf.get_params()["callbacks"] is None
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"label_smoothing": -0.1}, "label_smoothing"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"depth": 7}, "depth"),
+])
+def test_bad_hyperparameters_are_named(scaled_images, params, message):
+    X, y = scaled_images
+    with pytest.raises(ValueError, match=message):
+        FERClassifier(**{**TINY_CNN, **params}).fit(X[:50], y[:50])
+
+
+def test_flat_pixels_are_rejected_with_the_shape(scaled_images):
+    X, y = scaled_images
+    with pytest.raises(ValueError, match=r"\(50, 2304\).*PixelTransformer"):
+        FERClassifier(**TINY_CNN).fit(X[:50].reshape(50, -1), y[:50])
+
+
+def test_too_small_for_stratified_validation(scaled_images):
+    X, y = scaled_images
+    with pytest.raises(ValueError, match="validation_fraction"):
+        FERClassifier(**{**TINY_CNN, "validation_fraction": 0.05}).fit(X[:30], y[:30])
