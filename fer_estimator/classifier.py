@@ -262,7 +262,7 @@ class FERClassifier(KerasClassifier):
         return proba.reshape(-1, self.n_classes_)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: on Python >= 3.11 it is self.__dict__
         if self.initialized_:
             state["_saved_versions"] = current_versions()
             # The callbacks hold the model (and early stopping a copy of its best weights):

@@ -1,0 +1,220 @@
+"""PixelTransformer: FER2013 pixel strings or image arrays -> normalised float32 image batches for a CNN."""
+
+import math
+
+import cv2
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .data import IMAGE_SIZE, parse_pixel_strings
+
+NORMALIZATIONS = ("scale", "standardize", "per_image")
+# ITU-R BT.601 luma weights, the ones cv2.COLOR_RGB2GRAY uses.
+_RGB_TO_GREY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# Contrast below one grey level (on the 0-1 scale) counts as one grey level in "per_image" mode,
+# so flat and almost flat images are not blown up into noise.
+_MIN_IMAGE_STD = 1.0 / 255.0
+
+
+class PixelTransformer(TransformerMixin, BaseEstimator):
+    """Turn FER2013 pixel strings or images into normalised float32 batches of shape (n, size, size, 1).
+
+    Accepted X (all pixel values on the 0-255 grey scale, integer or float):
+
+    - pixel strings (list, 1-D ndarray, pandas Series) of 48x48 values, as in the FER2013 CSV;
+    - a pandas DataFrame with a ``pixels`` column of such strings;
+    - flat arrays of shape (n_samples, k*k) (2304 -> 48x48);
+    - images of shape (n_samples, H, W), (n_samples, H, W, 1) or (n_samples, H, W, 3); three
+      channels are taken as RGB (convert OpenCV's BGR first) and turned grey with BT.601 weights;
+    - a list of 2-D (or H, W, C) images of different sizes, such as face crops.
+
+    Images of another size than ``image_size`` are resized with ``cv2.INTER_AREA``.
+
+    Parameters
+    ----------
+    normalization : {"scale", "standardize", "per_image"}, default="scale"
+        ``"scale"``: pixels / 255, in [0, 1]. ``"standardize"``: ``(pixels / 255 - mean_) /
+        scale_`` with one mean and standard deviation learned in ``fit``, so cross-validation
+        folds never see their test data's statistics. ``"per_image"``: each image minus its own
+        mean, divided by its own standard deviation (at least one grey level, 1/255).
+    image_size : int, default=48
+        Side of the square output images.
+
+    Attributes
+    ----------
+    mean_ : float or None
+        Mean of the fitted pixels on the 0-1 scale; None unless ``normalization="standardize"``.
+    scale_ : float or None
+        Their standard deviation (1.0 when they are all equal); None unless
+        ``normalization="standardize"``.
+
+    Notes
+    -----
+    ``n_features_in_`` is not set: X is strings or images of any size, not a fixed number of
+    tabular features, and requiring the fitted shape at transform time would reject face crops.
+    ``get_feature_names_out`` is not provided either: the output is a 4-D image batch, which has
+    no named columns (so ``set_output(transform="pandas")`` does not apply).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((2, 48, 48), dtype=np.uint8)
+    >>> PixelTransformer().fit_transform(X).shape
+    (2, 48, 48, 1)
+    """
+
+    def __init__(self, normalization="scale", image_size=IMAGE_SIZE):
+        self.normalization = normalization
+        self.image_size = image_size
+
+    def fit(self, X, y=None):
+        """Check the parameters and X, and learn ``mean_``/``scale_`` in "standardize" mode.
+
+        Parameters
+        ----------
+        X : pixel strings, DataFrame with a ``pixels`` column, or image array
+            See the class docstring.
+        y : ignored
+
+        Returns
+        -------
+        self : PixelTransformer
+        """
+        self._fit_images(self._grey_images(X))
+        return self
+
+    def transform(self, X):
+        """Return normalised images.
+
+        Parameters
+        ----------
+        X : pixel strings, DataFrame with a ``pixels`` column, or image array
+            See the class docstring.
+
+        Returns
+        -------
+        images : ndarray of shape (n_samples, image_size, image_size, 1), dtype float32
+        """
+        check_is_fitted(self)
+        return self._normalize(self._grey_images(X))
+
+    def fit_transform(self, X, y=None):
+        """Fit on X and return it transformed, parsing X only once.
+
+        Parameters
+        ----------
+        X : pixel strings, DataFrame with a ``pixels`` column, or image array
+            See the class docstring.
+        y : ignored
+
+        Returns
+        -------
+        images : ndarray of shape (n_samples, image_size, image_size, 1), dtype float32
+        """
+        images = self._grey_images(X)
+        self._fit_images(images)
+        return self._normalize(images)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def _fit_images(self, images):
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        self.mean_ = self.scale_ = None
+        if self.normalization == "standardize":
+            # Statistics of images / 255, computed without materialising that scaled copy.
+            self.mean_ = float(images.mean(dtype=np.float64)) / 255
+            std = float(images.std(dtype=np.float64)) / 255
+            self.scale_ = std if std > np.finfo(np.float32).eps else 1.0
+
+    def _normalize(self, images):
+        scaled = images / np.float32(255)
+        if self.normalization == "standardize":
+            scaled -= np.float32(self.mean_)
+            scaled /= np.float32(self.scale_)
+        elif self.normalization == "per_image":
+            scaled -= scaled.mean(axis=(1, 2), keepdims=True)
+            scaled /= np.maximum(scaled.std(axis=(1, 2), keepdims=True), np.float32(_MIN_IMAGE_STD))
+        return scaled[..., np.newaxis]
+
+    def _grey_images(self, X):
+        """X as float32 grey images of shape (n, image_size, image_size) on the 0-255 scale."""
+        size = self.image_size
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"image_size must be a positive integer, got {size!r}")
+        if isinstance(X, pd.DataFrame):
+            if "pixels" not in X.columns:
+                raise ValueError(f"a DataFrame X needs a 'pixels' column; it has {list(X.columns)}")
+            X = X["pixels"]
+        if _is_list_of_images(X):
+            per_image = [_resized(_image_batch(image[np.newaxis], row), size) for row, image in enumerate(X)]
+            return np.concatenate(per_image)
+        array = X.to_numpy(dtype=object) if isinstance(X, pd.Series) else np.asarray(X)
+        if array.size == 0:
+            raise ValueError(f"X is empty (shape {array.shape}): no images to transform")
+        if array.dtype.kind in "OUS" and (array.ndim == 1 or array.shape[1:] == (1,)):
+            strings = array.ravel()  # a (n, 1) column, e.g. from a ColumnTransformer, is n strings
+            return _resized(parse_pixel_strings(strings).astype(np.float32), size)
+        return _resized(_image_batch(array), size)
+
+
+def _is_list_of_images(X):
+    """True for a non-empty list/tuple of ndarray images, which may differ in size (face crops)."""
+    if not isinstance(X, (list, tuple)) or len(X) == 0:
+        return False
+    return all(isinstance(item, np.ndarray) and item.ndim >= 2 for item in X)
+
+
+def _image_batch(array, first_row=0):
+    """Check a numeric array of images or flat rows; return float32 grey images (n, H, W), 0-255."""
+    if array.dtype.kind not in "uif":
+        raise ValueError(f"X must hold numbers on the 0-255 grey scale or pixel strings, got dtype {array.dtype}")
+    if array.ndim == 2:
+        side = math.isqrt(array.shape[1])
+        if side * side != array.shape[1]:
+            raise ValueError(
+                f"flat X has {array.shape[1]} values per row, which is not a square image "
+                f"(48x48 = {IMAGE_SIZE**2} expected); shape {array.shape}"
+            )
+        array = array.reshape(-1, side, side)
+    elif array.ndim == 4:
+        if array.shape[3] not in (1, 3):
+            raise ValueError(f"X of shape {array.shape}: expected 1 (grey) or 3 (RGB) channels, got {array.shape[3]}")
+    elif array.ndim != 3:
+        raise ValueError(
+            f"X of shape {array.shape}: expected pixel strings, flat rows (n, k*k), "
+            "or images (n, H, W), (n, H, W, 1), (n, H, W, 3)"
+        )
+    _check_pixel_range(array, first_row)
+    images = array.astype(np.float32, copy=False)
+    if images.ndim == 4:
+        images = images[..., 0] if images.shape[3] == 1 else images @ _RGB_TO_GREY
+    return images
+
+
+def _check_pixel_range(array, first_row):
+    if array.dtype == np.uint8:
+        return
+    per_row = array.reshape(array.shape[0], -1)
+    if array.dtype.kind == "f":
+        not_finite = np.flatnonzero(~np.isfinite(per_row).all(axis=1))
+        if not_finite.size:
+            raise ValueError(f"row {first_row + int(not_finite[0])} of X contains NaN or infinite values")
+    outside = (per_row < 0) | (per_row > 255)
+    bad_rows = np.flatnonzero(outside.any(axis=1))
+    if bad_rows.size:
+        row = int(bad_rows[0])
+        value = per_row[row][outside[row]][0]
+        raise ValueError(f"row {first_row + row} of X has pixel value {value}, outside the 0-255 grey scale")
+
+
+def _resized(images, size):
+    if images.shape[1:] == (size, size):
+        return images
+    return np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA) for image in images])
