@@ -14,6 +14,7 @@ from sklearn.model_selection import train_test_split
 
 from ._versions import current_versions
 from .data import load_fer2013
+from .evaluation import evaluate
 from .labels import class_names
 from .persistence import dump_joblib, dump_json
 from .pipeline import make_fer_pipeline
@@ -85,18 +86,6 @@ def fit_resumable(pipeline, X, y, checkpoint_dir=None):
     return pipeline.fit(X, y, cnn__callbacks=callbacks)
 
 
-def evaluate_accuracy(pipeline, X_test, y_test):
-    """Accuracy on the test split without and with horizontal-flip test-time augmentation."""
-    classifier = pipeline.named_steps["cnn"]
-    previous_tta = classifier.tta
-    try:
-        plain = pipeline.set_params(cnn__tta=False).score(X_test, y_test)
-        with_tta = pipeline.set_params(cnn__tta=True).score(X_test, y_test)
-    finally:
-        pipeline.set_params(cnn__tta=previous_tta)
-    return {"accuracy": float(plain), "accuracy_tta": float(with_tta)}
-
-
 def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_params=None,
                    max_train_rows=None, checkpoint_dir=None, random_state=0, log=print):
     """Train, evaluate and save a FER pipeline with a JSON report beside it.
@@ -136,7 +125,7 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
     started = time.perf_counter()
     fit_resumable(pipeline, X_train, y_train, checkpoint_dir)
     train_seconds = time.perf_counter() - started
-    scores = evaluate_accuracy(pipeline, X_test, y_test)
+    scores = evaluate(pipeline, X_test, y_test, progress=False)
     log(f"test accuracy {scores['accuracy']:.4f} (with flip TTA {scores['accuracy_tta']:.4f}) "
         f"after {len(pipeline.named_steps['cnn'].history_['loss'])} epochs, "
         f"{train_seconds:.0f} s")
@@ -151,7 +140,9 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
         "test_rows": int(len(y_test)),
         "normalization": normalization,
         "params": params,
-        **scores,
+        "accuracy": scores["accuracy"],
+        "accuracy_tta": scores["accuracy_tta"],
+        "per_class": scores["per_class"],
         "epochs_trained": len(pipeline.named_steps["cnn"].history_["loss"]),
         "train_seconds": round(train_seconds, 1),
         "versions": current_versions(),

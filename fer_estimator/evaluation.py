@@ -1,0 +1,155 @@
+"""Evaluate a fitted FER pipeline: accuracy with and without TTA, per-class scores, figures."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures go to files; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score,  # noqa: E402
+                             classification_report, confusion_matrix)
+from tqdm import tqdm  # noqa: E402
+
+from .persistence import write_atomically  # noqa: E402
+
+_PREDICT_CHUNK = 512  # images per predict call: large enough to batch, small enough to show progress
+
+
+def predict_proba_with_progress(model, X, *, progress=True, description="predicting"):
+    """``model.predict_proba(X)`` in chunks, with a progress bar."""
+    chunks = range(0, len(X), _PREDICT_CHUNK)
+    bar = tqdm(chunks, desc=description, unit="chunk", disable=not progress)
+    return np.concatenate([model.predict_proba(X[start:start + _PREDICT_CHUNK]) for start in bar])
+
+
+def _split_model(model):
+    """``(preprocessing, classifier)``: a pipeline's leading steps and its last step."""
+    if hasattr(model, "steps"):
+        return model[:-1], model.steps[-1][1]
+    return None, model
+
+
+def evaluate(model, X, y, *, progress=True):
+    """Score a fitted FER model on labelled images.
+
+    Parameters
+    ----------
+    model : fitted classifier or Pipeline
+        Its labels must be of the kind in ``y`` (class names or codes).
+    X : array-like
+        Anything the model takes (pixel strings, images...).
+    y : array-like of shape (n_samples,)
+        True labels.
+    progress : bool, default=True
+        Show progress bars while predicting.
+
+    Returns
+    -------
+    dict
+        ``accuracy`` (plain predictions, whatever the model's ``tta`` setting);
+        ``accuracy_tta`` (horizontal-flip test-time augmentation) when the classifier offers
+        ``tta``; ``per_class`` (precision, recall, F1 and support of each class, for the plain
+        predictions); ``confusion_matrix`` (rows: true class, columns: predicted, in the order
+        of ``classes``); ``classes``; ``n_samples``.
+    """
+    y = np.asarray(y)
+    if len(y) == 0:
+        raise ValueError("cannot evaluate on an empty set of images")
+    preprocessing, classifier = _split_model(model)
+    images = X if preprocessing is None else preprocessing.transform(X)  # parsed once
+    classes = classifier.classes_
+    offers_tta = hasattr(classifier, "tta")
+    previous_tta = classifier.tta if offers_tta else None
+    if offers_tta:
+        classifier.set_params(tta=False)
+    try:
+        proba = predict_proba_with_progress(classifier, images, progress=progress)
+        predicted = classes[proba.argmax(axis=1)]
+        report = {
+            "n_samples": int(len(y)),
+            "classes": [str(name) for name in classes],
+            "accuracy": float(accuracy_score(y, predicted)),
+        }
+        if offers_tta:
+            # FERClassifier's TTA is the mean of an image's and its mirror image's probabilities.
+            mirrored = predict_proba_with_progress(classifier, np.asarray(images)[:, :, ::-1],
+                                                   progress=progress,
+                                                   description="predicting, mirrored")
+            with_tta = classes[(proba + mirrored).argmax(axis=1)]
+            report["accuracy_tta"] = float(accuracy_score(y, with_tta))
+    finally:
+        if offers_tta:
+            classifier.set_params(tta=previous_tta)
+    per_class = classification_report(y, predicted, labels=classes, output_dict=True,
+                                      zero_division=0)
+    report["per_class"] = {str(name): per_class[str(name)] for name in classes}
+    report["confusion_matrix"] = confusion_matrix(y, predicted, labels=classes).tolist()
+    return report
+
+
+def _save_figure(figure, path):
+    path = Path(path)
+    write_atomically(path, lambda tmp: figure.savefig(tmp, format=path.suffix.lstrip(".") or "png",
+                                                      dpi=120, bbox_inches="tight"))
+    plt.close(figure)
+    return path
+
+
+def plot_confusion_matrix(report, path, *, title="Confusion matrix (row-normalised)"):
+    """Save the row-normalised confusion matrix of :func:`evaluate`'s report as a heatmap."""
+    counts = np.asarray(report["confusion_matrix"], dtype=float)
+    normalised = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    figure, axes = plt.subplots(figsize=(7, 6))
+    ConfusionMatrixDisplay(normalised, display_labels=report["classes"]).plot(
+        ax=axes, cmap="Blues", values_format=".2f", colorbar=True)
+    axes.set_title(f"{title}\naccuracy {report['accuracy']:.3f} on {report['n_samples']} images")
+    plt.setp(axes.get_xticklabels(), rotation=45, ha="right")
+    return _save_figure(figure, path)
+
+
+def plot_training_curves(history, path):
+    """Save loss and accuracy per epoch (training and validation) from a ``history_`` dict."""
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4))
+    for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
+        for prefix, label in (("", "training"), ("val_", "validation")):
+            values = history.get(prefix + metric)
+            if values:
+                axes.plot(np.arange(1, len(values) + 1), values, label=label)
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(metric)
+        axes.legend()
+        axes.grid(alpha=0.3)
+    figure.suptitle("Training curves")
+    return _save_figure(figure, path)
+
+
+def save_figures(model, report, out_dir, *, prefix=""):
+    """Save the confusion matrix and, when the model kept them, its training curves.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    out_dir = Path(out_dir)
+    written = [plot_confusion_matrix(report, out_dir / f"{prefix}confusion_matrix.png")]
+    history = getattr(_split_model(model)[1], "history_", None)
+    if history:
+        written.append(plot_training_curves(history, out_dir / f"{prefix}training_curves.png"))
+    return written
+
+
+def format_report(report):
+    """A plain-text summary: accuracy lines and the per-class table."""
+    lines = [f"accuracy      {report['accuracy']:.4f}  ({report['n_samples']} images)"]
+    if "accuracy_tta" in report:
+        lines.append(f"accuracy TTA  {report['accuracy_tta']:.4f}  (horizontal-flip test-time "
+                     f"augmentation)")
+    lines.append("")
+    lines.append(f"{'class':<10} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}")
+    for name, scores in report["per_class"].items():
+        lines.append(f"{name:<10} {scores['precision']:>9.3f} {scores['recall']:>7.3f} "
+                     f"{scores['f1-score']:>6.3f} {int(scores['support']):>8d}")
+    return "\n".join(lines)
