@@ -188,3 +188,11 @@ def test_too_small_for_stratified_validation(scaled_images):
     X, y = scaled_images
     with pytest.raises(ValueError, match="validation_fraction"):
         FERClassifier(**{**TINY_CNN, "validation_fraction": 0.05}).fit(X[:30], y[:30])
+
+
+def test_small_and_large_batches_predict_the_same(fitted, scaled_images):
+    X, _ = scaled_images
+    large = fitted.predict_proba(X[:300])  # through keras' Model.predict
+    small = np.concatenate([fitted.predict_proba(X[start:start + 100])
+                            for start in range(0, 300, 100)])  # one direct call each
+    np.testing.assert_allclose(small, large, rtol=1e-4, atol=1e-6)

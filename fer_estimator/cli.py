@@ -1,0 +1,176 @@
+"""The ``fer-estimator`` command line.
+
+Every subcommand is one ``add_<name>_command(subcommands)`` function that adds its parser and
+sets ``run`` to the function doing the work; :data:`COMMANDS` lists them. A ``run`` function
+returns the exit status: 0 done, 1 done but some inputs were skipped; failures that stop the
+command (a missing model, say) exit with 2.
+"""
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .faces import FacePipeline, FaceResults
+from .faces.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video_path, iter_images, write_image
+from .persistence import dump_json, write_atomically
+
+DEMO_NAME = "astronaut"  # scikit-image's bundled photo, for trying the command without a photo
+
+
+class CommandError(Exception):
+    """A problem with the command's arguments or setup, reported without a traceback."""
+
+
+def add_predict_command(subcommands):
+    """``predict``: the emotion of every face in images, folders of images and videos."""
+    parser = subcommands.add_parser(
+        "predict", help="find the faces in images, folders or videos and predict their emotions",
+        description="Find every face in the given images, folders (their images and videos) and "
+                    "videos, and predict its emotion. Prints one line per image; --out, --json "
+                    "and --csv save annotated images and the results.")
+    parser.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
+                        help="an image, a folder of images or a video")
+    parser.add_argument("--demo", action="store_true",
+                        help="also run on scikit-image's astronaut photo (needs scikit-image)")
+    parser.add_argument("--model", type=Path,
+                        help="joblib file of a fitted FER pipeline (default: the shipped model)")
+    parser.add_argument("--detector", choices=("haar", "yunet"), default="haar",
+                        help="face detector (default: haar, bundled with OpenCV)")
+    parser.add_argument("--yunet-model", type=Path,
+                        help="YuNet ONNX file for --detector yunet (face_detection_yunet_*.onnx "
+                             "from OpenCV Zoo)")
+    parser.add_argument("--min-face-size", type=float, default=48,
+                        help="smallest face to find, in pixels (default: 48)")
+    parser.add_argument("--frame-stride", type=_positive_int, default=1,
+                        help="use every N-th frame of a video (default: 1)")
+    parser.add_argument("--out", type=Path,
+                        help="where to save annotated images: a file name for a single image, "
+                             "otherwise a folder")
+    parser.add_argument("--json", type=Path, help="save the results as JSON")
+    parser.add_argument("--csv", type=Path, help="save the results as CSV, one row per face")
+    parser.set_defaults(run=run_predict)
+
+
+def run_predict(args):
+    """Run ``predict``; see :func:`add_predict_command`."""
+    if not args.inputs and not args.demo:
+        raise CommandError("predict needs at least one INPUT, or --demo")
+    pipeline = FacePipeline(args.model, args.detector, yunet_model=args.yunet_model,
+                            min_face_size=args.min_face_size)
+    # Fail before the first input when the model or the detector cannot be loaded.
+    pipeline.predict(np.zeros((64, 64), dtype=np.uint8))
+    sources, skipped = _expand_inputs(args.inputs)
+    if args.demo:
+        sources.append(DEMO_NAME)
+    single_out = (args.out is not None and args.out.suffix.lower() in IMAGE_SUFFIXES
+                  and len(sources) == 1 and not is_video_path(sources[0]))
+    if args.out is not None and not single_out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for source in tqdm(sources, desc="predict", unit="file", disable=len(sources) < 2 or None):
+        try:
+            for image, frame, bgr in _read_source(source, args.frame_stride):
+                [faces] = pipeline.predict(bgr)
+                faces = replace(faces, image=image, frame=frame)
+                results.append(faces)
+                tqdm.write(_summary(faces))
+                if args.out is not None:
+                    target = args.out if single_out else args.out / _annotated_name(image, frame)
+                    write_image(target, pipeline.annotate(bgr, faces))
+        except (OSError, ValueError) as error:
+            reason = str(error) if str(source) in str(error) else f"{source}: {error}"
+            tqdm.write(f"fer-estimator: skipped {reason}", file=sys.stderr)
+            skipped += 1
+    results = FaceResults(results, pipeline.class_names())
+    if args.json is not None:
+        dump_json(results.to_dict(), args.json)
+    if args.csv is not None:
+        frame = results.to_frame()
+        write_atomically(args.csv, lambda temp: frame.to_csv(temp, index=False))
+    return 1 if skipped else 0
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _expand_inputs(inputs):
+    """Files as given, and the images and videos of folders (sorted); count empty folders."""
+    sources, skipped = [], 0
+    for path in inputs:
+        if not path.is_dir():
+            sources.append(path)
+            continue
+        media = sorted(child for child in path.iterdir() if child.is_file()
+                       and child.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+        if not media:
+            print(f"fer-estimator: skipped {path}: no images or videos in this folder",
+                  file=sys.stderr)
+            skipped += 1
+        sources.extend(media)
+    return sources, skipped
+
+
+def _read_source(source, frame_stride):
+    if source == DEMO_NAME:
+        return [(DEMO_NAME, None, _demo_image())]
+    return iter_images(source, frame_stride=frame_stride)
+
+
+def _demo_image():
+    try:
+        from skimage.data import astronaut  # only --demo needs scikit-image
+    except ImportError:
+        raise CommandError("--demo needs scikit-image: pip install scikit-image") from None
+    return astronaut()[:, :, ::-1].copy()  # RGB -> BGR
+
+
+def _annotated_name(image, frame):
+    path = Path(str(image))
+    suffix = path.suffix.lower() if path.suffix.lower() in IMAGE_SUFFIXES else ".jpg"
+    if frame is None:
+        return f"{path.stem}{suffix}"
+    return f"{path.stem}_frame{frame:06d}.jpg"
+
+
+def _summary(faces):
+    where = faces.image if faces.frame is None else f"{faces.image} frame {faces.frame}"
+    found = ", ".join(f"{face.label} {face.probabilities[face.label]:.0%} at {face.box}"
+                      for face in faces)
+    return f"{where}: {len(faces)} face{'' if len(faces) == 1 else 's'}" + \
+        (f": {found}" if found else "")
+
+
+COMMANDS = (add_predict_command,)
+
+
+def build_parser():
+    """The ``fer-estimator`` argument parser with every subcommand of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="fer-estimator",
+        description="Facial expression recognition (FER2013) with scikit-learn and Keras.")
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in COMMANDS:
+        add_command(subcommands)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``fer-estimator`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (CommandError, OSError, ValueError, RuntimeError) as error:
+        print(f"fer-estimator {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Reading images and videos as validated BGR arrays, and writing images."""
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..persistence import write_atomically
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
+
+
+def to_bgr(image, rgb=False, name="image"):
+    """Validate one image array and return it as a 3-channel uint8 BGR array.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), dtype uint8
+        Grayscale, BGR or BGRA (OpenCV's channel order), or RGB/RGBA when ``rgb=True``.
+    rgb : bool, default=False
+        The colour channels are in RGB order (PIL, matplotlib, scikit-image).
+    name : str, default="image"
+        What to call the image in error messages.
+
+    Returns
+    -------
+    ndarray of shape (H, W, 3), dtype uint8
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise TypeError(
+            f"{name} must have dtype uint8 (0-255), got {image.dtype}; convert it first, "
+            "e.g. with skimage.util.img_as_ubyte")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        raise ValueError(
+            f"{name} must have shape (H, W) or (H, W, C) with C in 1, 3, 4; got {image.shape}")
+    if image.size == 0:
+        raise ValueError(f"{name} is empty (shape {image.shape})")
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_RGBA2BGR if rgb else cv2.COLOR_BGRA2BGR)
+    return cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if rgb else image
+
+
+def is_video_path(path):
+    """Whether ``path`` names a video file (by suffix; images are decoded by content)."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def read_image(path):
+    """Read an image file as a BGR uint8 array, with an error that names the path."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    # imdecode from bytes instead of imread: imread cannot open non-ASCII paths on Windows.
+    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: not a readable image")
+    return image
+
+
+def iter_video_frames(path, frame_stride=1):
+    """Yield ``(frame_index, bgr_frame)`` for every ``frame_stride``-th frame of a video file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise ValueError(f"{path}: not a readable video")
+        index = 0
+        # grab() skips decoding the frames that the stride drops.
+        while capture.grab():
+            if index % frame_stride == 0:
+                ok, frame = capture.retrieve()
+                if not ok:
+                    raise ValueError(f"{path}: frame {index} could not be decoded")
+                yield index, frame
+            index += 1
+        if index == 0:
+            raise ValueError(f"{path}: not a readable video (no frames)")
+    finally:
+        capture.release()
+
+
+def write_image(path, image):
+    """Encode ``image`` (BGR) in the format of ``path``'s suffix and write it atomically."""
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(
+            f"{path}: an image file name must end in one of {sorted(IMAGE_SUFFIXES)}")
+    ok, encoded = cv2.imencode(path.suffix, image)
+    if not ok:
+        raise ValueError(f"{path}: OpenCV could not encode the image")
+    write_atomically(path, lambda temp: Path(temp).write_bytes(encoded.tobytes()))
+
+
+def iter_images(X, rgb=False, frame_stride=1):
+    """Yield ``(image, frame, bgr)`` for every image that ``X`` holds.
+
+    Parameters
+    ----------
+    X : str, Path, ndarray, list, tuple or iterable
+        An image or video file; an image array (H, W[, C]); a 4-D array (n, H, W, C) or a list
+        or tuple of images (paths or arrays); or any other iterable of frames (arrays).
+    rgb : bool, default=False
+        Arrays hold RGB(A) instead of BGR(A); files are always decoded correctly.
+    frame_stride : int, default=1
+        Keep every ``frame_stride``-th frame of a video or of a frame iterable.
+
+    Yields
+    ------
+    image : str or int
+        The file's path, or the position of the array in ``X``.
+    frame : int or None
+        The frame's index in a video or frame iterable; None for still images.
+    bgr : ndarray of shape (H, W, 3), dtype uint8
+    """
+    if isinstance(X, (str, os.PathLike)):
+        yield from _iter_file(X, frame_stride)
+    elif isinstance(X, np.ndarray) and X.ndim != 4:
+        if X.ndim not in (2, 3):
+            raise ValueError(
+                "an image array must be (H, W), (H, W, C), or (n, H, W, C) for several "
+                f"images; got shape {X.shape}")
+        yield 0, None, to_bgr(X, rgb)
+    elif isinstance(X, (list, tuple, np.ndarray)):
+        for position, item in enumerate(X):
+            if isinstance(item, (str, os.PathLike)):
+                yield from _iter_file(item, frame_stride)
+            else:
+                yield position, None, to_bgr(item, rgb, name=f"image {position}")
+    elif hasattr(X, "__iter__"):
+        for position, frame in enumerate(X):
+            if position % frame_stride == 0:
+                yield position, position, to_bgr(frame, rgb, name=f"frame {position}")
+    else:
+        raise TypeError(
+            "expected an image or video path, an image array, a list of images or an iterable "
+            f"of frames; got {type(X).__name__}")
+
+
+def _iter_file(path, frame_stride):
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"{path}: is a folder; pass its files (the command line "
+                                "`fer-estimator predict` takes folders)")
+    if is_video_path(path):
+        for frame, image in iter_video_frames(path, frame_stride):
+            yield str(path), frame, image
+    else:
+        yield str(path), None, read_image(path)

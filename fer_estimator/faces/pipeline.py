@@ -1,0 +1,240 @@
+"""FacePipeline: find every face in photos or video frames and predict its emotion."""
+
+import os
+from itertools import islice
+from numbers import Integral, Real
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_scalar
+
+from .._paths import DEFAULT_MODEL_PATH
+from ..labels import class_names
+from ..persistence import load_joblib
+from .annotate import draw_faces
+from .crops import crop_faces
+from .detectors import make_detector
+from .media import iter_images, read_image, to_bgr
+from .results import Face, FaceResults, ImageFaces
+
+_DETECTOR_PARAMS = ("detector", "scale_factor", "min_neighbors", "min_face_size",
+                    "min_face_fraction", "score_threshold", "yunet_model")
+
+
+class FacePipeline(BaseEstimator):
+    """Detect the faces in images or video frames and predict the emotion of each.
+
+    The faces of one image (or of ``batch_images`` images) are cropped to 48x48 grayscale and
+    classified in a single ``predict_proba`` call.
+
+    Parameters
+    ----------
+    estimator : fitted classifier, str, Path or None, default=None
+        A fitted scikit-learn classifier or pipeline with ``predict_proba`` and ``classes_`` that
+        takes face crops as a uint8 array of shape (n, 48, 48) (such as
+        :func:`fer_estimator.pipeline.make_fer_pipeline` fitted on FER2013), or the path of a
+        joblib file holding one. None: the shipped model ``models/fer2013-7class.joblib``.
+        Integer classes 0-6 (0-5) are named after the FER2013 emotions (Disgust merged).
+    detector : {"haar", "yunet"} or callable, default="haar"
+        ``"haar"``: OpenCV's bundled frontal-face Haar cascade (nothing to download).
+        ``"yunet"``: OpenCV's YuNet (``cv2.FaceDetectorYN``) from ``yunet_model``; more accurate
+        on small, tilted and partly covered faces. A callable ``detector(bgr_image) -> boxes``
+        returning (n, 4) ``(x, y, w, h)`` boxes, or (n, 5) with a score, plugs in any other
+        detector (MTCNN, RetinaFace, ...).
+    yunet_model : str or Path, default=None
+        The YuNet ONNX file (``face_detection_yunet_*.onnx`` from OpenCV Zoo), for
+        ``detector="yunet"``.
+    scale_factor : float, default=1.1
+        Haar: step between the scales of the image pyramid; larger is faster, finds fewer faces.
+    min_neighbors : int, default=5
+        Haar: overlapping raw detections a face needs; larger gives fewer false faces.
+    min_face_size : float, default=48
+        Smallest face to look for, in pixels (48 is FER2013's resolution: smaller faces carry
+        too little detail for the classifier).
+    min_face_fraction : float, default=0.05
+        Smallest face to look for, as a fraction of the image's shorter side. The larger of the
+        two minimums applies; Haar and YuNet then search a copy downscaled so that this size
+        matches their own window, which makes large photos fast and keeps Haar from reporting
+        faces in their texture.
+    score_threshold : float, default=0.9
+        YuNet: faces with a lower confidence are dropped.
+    box_margin : float, default=0.0
+        Added to every side of a box before the crop, as a fraction of its size.
+    square_boxes : bool, default=True
+        Grow each box to a square about its centre before the crop (FER2013 faces are square).
+    batch_images : int, default=1
+        Images (frames) whose faces go to the estimator together in one call; more is faster
+        on videos, 1 gives every frame's result without waiting for the next ones.
+
+    Examples
+    --------
+    >>> faces = FacePipeline("model.joblib").predict("group.jpg")  # doctest: +SKIP
+    >>> faces.to_frame()  # one row per face: image, box, score, label, probabilities
+    ... # doctest: +SKIP
+    """
+
+    def __init__(self, estimator=None, detector="haar", *, yunet_model=None, scale_factor=1.1,
+                 min_neighbors=5, min_face_size=48, min_face_fraction=0.05,
+                 score_threshold=0.9, box_margin=0.0, square_boxes=True, batch_images=1):
+        self.estimator = estimator
+        self.detector = detector
+        self.yunet_model = yunet_model
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+        self.min_face_size = min_face_size
+        self.min_face_fraction = min_face_fraction
+        self.score_threshold = score_threshold
+        self.box_margin = box_margin
+        self.square_boxes = square_boxes
+        self.batch_images = batch_images
+
+    def predict(self, X, *, rgb=False, frame_stride=1):
+        """Find the faces and their emotions in every image of ``X``.
+
+        Parameters
+        ----------
+        X : str, Path, ndarray, list, tuple or iterable
+            An image or video file; an image array (H, W) gray, (H, W, 3) BGR or (H, W, 4) BGRA,
+            uint8; a 4-D array (n, H, W, C) or a list or tuple of images (paths or arrays); or
+            any other iterable of frames (arrays), such as a generator reading a camera.
+        rgb : bool, default=False
+            Arrays are RGB(A) (PIL, matplotlib, scikit-image) instead of OpenCV's BGR(A).
+        frame_stride : int, default=1
+            Use every ``frame_stride``-th frame of a video or frame iterable.
+
+        Returns
+        -------
+        FaceResults
+            One :class:`ImageFaces` per image or used frame; ``.to_frame()`` and
+            ``.to_json()`` convert them.
+        """
+        return FaceResults(self.iter_predict(X, rgb=rgb, frame_stride=frame_stride),
+                           self.class_names())
+
+    def iter_predict(self, X, *, rgb=False, frame_stride=1):
+        """Like :meth:`predict`, but yield each :class:`ImageFaces` as soon as it is ready
+        (for long videos and live frames)."""
+        self._check_params()
+        check_scalar(frame_stride, "frame_stride", Integral, min_val=1)
+        images = iter_images(X, rgb=rgb, frame_stride=frame_stride)
+        while chunk := list(islice(images, self.batch_images)):
+            yield from self._predict_images(chunk)
+
+    def annotate(self, image, faces=None, *, rgb=False):
+        """Draw the box and emotion of every face on a copy of one image.
+
+        Parameters
+        ----------
+        image : str, Path or ndarray
+            An image file or one image array (as in :meth:`predict`).
+        faces : ImageFaces, optional
+            This image's result from :meth:`predict`; found now when not given.
+        rgb : bool, default=False
+            ``image`` is RGB(A), and the drawing is returned as RGB.
+
+        Returns
+        -------
+        ndarray of shape (H, W, 3), dtype uint8
+            BGR (RGB when ``rgb=True``); grayscale and BGRA input come back as colour.
+        """
+        if isinstance(image, (str, os.PathLike)):
+            bgr = read_image(image)
+        else:
+            bgr = to_bgr(image, rgb)
+        if faces is None:
+            self._check_params()
+            [faces] = self._predict_images([(0, None, bgr)])
+        drawing = draw_faces(bgr, faces)
+        return cv2.cvtColor(drawing, cv2.COLOR_BGR2RGB) if rgb else drawing
+
+    def class_names(self):
+        """The class names of the estimator, in its probability order."""
+        codes = list(self._fitted_estimator().classes_)
+        # Integer FER2013 codes become emotion names.
+        if len(codes) in (6, 7) and all(isinstance(code, Integral) for code in codes) \
+                and codes == list(range(len(codes))):
+            return class_names(len(codes))
+        return tuple(str(code) for code in codes)
+
+    def _predict_images(self, images):
+        """Detect, crop and classify a chunk of ``(image, frame, bgr)`` in one estimator call."""
+        detect = self._face_detector()
+        found = [detect(bgr) for _, _, bgr in images]
+        crops = [crop_faces(bgr, boxes, self.box_margin, self.square_boxes)
+                 for (_, _, bgr), (boxes, _) in zip(images, found)]
+        classes = self.class_names()
+        n_faces = sum(len(batch) for batch in crops)
+        if n_faces:
+            estimator = self._fitted_estimator()
+            probabilities = np.asarray(estimator.predict_proba(np.concatenate(crops)))
+            if probabilities.shape != (n_faces, len(classes)):
+                raise ValueError(
+                    f"{type(estimator).__name__}.predict_proba returned shape "
+                    f"{probabilities.shape} for {n_faces} faces and {len(classes)} classes")
+        else:
+            probabilities = np.empty((0, len(classes)))
+        start = 0
+        results = []
+        for (image, frame, bgr), (boxes, scores) in zip(images, found):
+            stop = start + len(boxes)
+            faces = [
+                Face(box=tuple(int(v) for v in box), label=classes[int(np.argmax(proba))],
+                     probabilities={name: float(p) for name, p in zip(classes, proba)},
+                     score=float(score))
+                for box, score, proba in zip(boxes, scores, probabilities[start:stop])
+            ]
+            results.append(ImageFaces(image=image, frame=frame, width=bgr.shape[1],
+                                      height=bgr.shape[0], faces=faces))
+            start = stop
+        return results
+
+    def _check_params(self):
+        check_scalar(self.scale_factor, "scale_factor", Real, min_val=1.0,
+                     include_boundaries="neither")
+        check_scalar(self.min_neighbors, "min_neighbors", Integral, min_val=0)
+        check_scalar(self.min_face_size, "min_face_size", Real, min_val=1)
+        check_scalar(self.min_face_fraction, "min_face_fraction", Real, min_val=0, max_val=1)
+        check_scalar(self.score_threshold, "score_threshold", Real, min_val=0, max_val=1)
+        check_scalar(self.box_margin, "box_margin", Real, min_val=0)
+        check_scalar(self.batch_images, "batch_images", Integral, min_val=1)
+
+    def _face_detector(self):
+        """The detector, built on first use and again only when its parameters change."""
+        key = tuple(getattr(self, name) for name in _DETECTOR_PARAMS)
+        cached = getattr(self, "_cached_detector", None)
+        if cached is None or cached[0] != key:
+            params = {name: getattr(self, name) for name in _DETECTOR_PARAMS[1:]}
+            self._cached_detector = (key, make_detector(self.detector, **params))
+        return self._cached_detector[1]
+
+    def _fitted_estimator(self):
+        """The estimator, loaded on first use when it is given as a path."""
+        estimator = DEFAULT_MODEL_PATH if self.estimator is None else self.estimator
+        if isinstance(estimator, (str, os.PathLike)):
+            estimator = self._load_estimator(Path(estimator))
+        if not hasattr(estimator, "predict_proba"):
+            raise TypeError(f"the estimator must have predict_proba (a fitted classifier); "
+                            f"got {type(estimator).__name__}")
+        if getattr(estimator, "classes_", None) is None:
+            raise NotFittedError(f"the estimator {type(estimator).__name__} is not fitted "
+                                 "(it has no classes_); fit it before detecting emotions")
+        return estimator
+
+    def _load_estimator(self, path):
+        cached = getattr(self, "_cached_estimator", None)
+        if cached is not None and cached[0] == path:
+            return cached[1]
+        if path == DEFAULT_MODEL_PATH and not path.is_file():
+            raise FileNotFoundError(f"the shipped model {path} is missing: pass estimator= "
+                                    "(--model on the command line)")
+        estimator = load_joblib(path)
+        self._cached_estimator = (path, estimator)
+        return estimator
+
+    def __getstate__(self):
+        # OpenCV detectors cannot be pickled, and a model given as a path is reloaded from it.
+        state = super().__getstate__()
+        return {key: value for key, value in state.items() if not key.startswith("_cached_")}

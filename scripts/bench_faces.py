@@ -1,0 +1,118 @@
+"""Benchmark FacePipeline: images/s and ms per face, batched vs one model call per face.
+
+Runs the Haar and YuNet detectors on the shared group photo (2048x1536, six faces) and on a
+640x480 frame made from scikit-image's astronaut (one face), with the reference CNN:
+the shipped model when present, else ``make_fer_pipeline()`` fitted for one epoch on synthetic
+faces (untrained, but the same network and the same cost). Every setting runs twice: faces
+classified in one ``predict_proba`` call per image (FacePipeline), and the seed's way, one call
+per face. Images are in memory (a camera frame arrives that way), so file decoding is not timed.
+
+Usage::
+
+    python scripts/bench_faces.py [--model PATH] [--repeats 10]
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import joblib
+import numpy as np
+
+from fer_estimator._paths import DEFAULT_MODEL_PATH, PROJECT_ROOT
+from fer_estimator.faces import FacePipeline
+from fer_estimator.faces.media import read_image
+
+SHARED = PROJECT_ROOT.parent / "shared"
+GROUP_PHOTO = SHARED / "data" / "photos" / "group_selfie.jpg"
+YUNET_MODEL = max((SHARED / "models").glob("face_detection_yunet*.onnx"), default=None)
+
+
+class TimedClassifier:
+    """Delegates ``predict_proba`` to a fitted model, timing the calls; ``per_face=True`` makes
+    one call per face, as the seed code did."""
+
+    def __init__(self, model, per_face):
+        self.model = model
+        self.per_face = per_face
+        self.classes_ = model.classes_
+        self.seconds = 0.0
+        self.calls = 0
+
+    def predict_proba(self, X):
+        start = time.perf_counter()
+        if self.per_face:
+            proba = np.concatenate([self.model.predict_proba(X[i:i + 1]) for i in range(len(X))])
+            self.calls += len(X)
+        else:
+            proba = self.model.predict_proba(X)
+            self.calls += 1
+        self.seconds += time.perf_counter() - start
+        return proba
+
+
+def reference_model(path):
+    """The shipped (or given) model, else the reference CNN fitted 1 epoch on synthetic faces."""
+    if path is not None and Path(path).is_file():
+        print(f"model: {path}")
+        return joblib.load(path)
+    from fer_estimator.pipeline import make_fer_pipeline
+    from fer_estimator.synthetic import make_synthetic_faces
+
+    print("model: make_fer_pipeline() fitted for 1 epoch on 280 synthetic faces (timing only)")
+    X, y = make_synthetic_faces(n_samples=280, random_state=0)
+    return make_fer_pipeline(epochs=1, random_state=0).fit(X, y)
+
+
+def bench(model, detector, image, repeats, per_face):
+    classifier = TimedClassifier(model, per_face)
+    pipeline = FacePipeline(classifier, detector, yunet_model=YUNET_MODEL)
+    [faces] = pipeline.predict(image)  # warm-up: loads the detector, traces the model
+    times, classify_times = [], []
+    for _ in range(repeats):
+        classifier.seconds, classifier.calls = 0.0, 0
+        start = time.perf_counter()
+        pipeline.predict(image)
+        times.append(time.perf_counter() - start)
+        classify_times.append(classifier.seconds)
+    return len(faces), float(np.median(times)), float(np.median(classify_times)), \
+        classifier.calls
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    model = reference_model(args.model)
+
+    from skimage.data import astronaut
+
+    frame = cv2.resize(astronaut()[:, :, ::-1], (640, 480), interpolation=cv2.INTER_AREA)
+    images = {"frame 640x480": frame}
+    if GROUP_PHOTO.is_file():
+        images["group 2048x1536"] = read_image(GROUP_PHOTO)
+    detectors = ["haar"] + (["yunet"] if YUNET_MODEL is not None else [])
+    print(f"cv2 threads: {cv2.getNumThreads()}, repeats: {args.repeats} (medians)")
+    header = (f"{'image':16} {'detector':8} {'mode':9} {'faces':>5} {'calls':>5} "
+              f"{'ms/image':>9} {'images/s':>8} {'ms/face':>8} {'classify ms':>11}")
+    print(header)
+    for name, image in images.items():
+        for detector in detectors:
+            rows = {}
+            for mode in ("batched", "per-face"):
+                faces, seconds, classify, calls = bench(model, detector, image, args.repeats,
+                                                        per_face=mode == "per-face")
+                rows[mode] = (seconds, classify)
+                per_face_ms = 1000 * seconds / faces if faces else float("nan")
+                print(f"{name:16} {detector:8} {mode:9} {faces:5d} {calls:5d} "
+                      f"{1000 * seconds:9.1f} {1 / seconds:8.1f} {per_face_ms:8.1f} "
+                      f"{1000 * classify:11.1f}")
+            (batched, batched_cls), (single, single_cls) = rows["batched"], rows["per-face"]
+            print(f"{'':16} {detector:8} speed-up of batching: {single / batched:.1f}x end to "
+                  f"end, {single_cls / batched_cls:.1f}x classification")
+
+
+if __name__ == "__main__":
+    main()

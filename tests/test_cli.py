@@ -1,0 +1,101 @@
+"""The ``fer-estimator`` command line."""
+
+import json
+
+import cv2
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from skimage import data
+from sklearn.dummy import DummyClassifier
+
+from fer_estimator.cli import build_parser, main
+
+
+@pytest.fixture
+def model(tmp_path):
+    path = tmp_path / "model.joblib"
+    joblib.dump(DummyClassifier().fit(np.zeros((7, 48, 48), np.uint8), list(range(7))), path)
+    return path
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """A folder with two photos of the astronaut, a broken image and a text file."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    astronaut = data.astronaut()[:, :, ::-1]
+    cv2.imwrite(str(folder / "a.jpg"), astronaut)
+    cv2.imwrite(str(folder / "b.png"), astronaut[::2, ::2])
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (folder / "notes.txt").write_text("not an input")
+    return folder
+
+
+def test_predict_on_a_folder_skips_the_bad_file_and_saves_everything(
+        model, photos, tmp_path, capsys):
+    out, json_path, csv_path = tmp_path / "annotated", tmp_path / "r.json", tmp_path / "r.csv"
+    status = main(["predict", str(photos), "--model", str(model), "--out", str(out),
+                   "--json", str(json_path), "--csv", str(csv_path)])
+    captured = capsys.readouterr()
+    assert status == 1  # done, but one input was skipped
+    assert f"skipped {photos / 'broken.jpg'}: not a readable image" in captured.err
+    assert "notes.txt" not in captured.err + captured.out  # folders give only images and videos
+    assert "a.jpg: 1 face: " in captured.out and "b.png: 1 face: " in captured.out
+    assert sorted(path.name for path in out.iterdir()) == ["a.jpg", "b.png"]
+    assert cv2.imread(str(out / "a.jpg")).shape == (512, 512, 3)
+    frame = pd.read_csv(csv_path)
+    assert frame["image"].tolist() == [str(photos / "a.jpg"), str(photos / "b.png")]
+    results = json.loads(json_path.read_text())
+    assert [len(image["faces"]) for image in results["images"]] == [1, 1]
+
+
+def test_an_empty_folder_is_reported(model, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["predict", str(empty), "--demo", "--model", str(model)]) == 1
+    assert f"skipped {empty}: no images or videos" in capsys.readouterr().err
+
+
+def test_predict_demo_writes_one_annotated_file(model, tmp_path, capsys):
+    out = tmp_path / "annotated.jpg"
+    assert main(["predict", "--demo", "--model", str(model), "--out", str(out)]) == 0
+    assert "astronaut: 1 face: " in capsys.readouterr().out
+    assert cv2.imread(str(out)).shape == (512, 512, 3)
+
+
+def test_predict_a_video_every_second_frame(model, tmp_path, capsys):
+    video = tmp_path / "clip.avi"
+    frame = cv2.resize(data.astronaut()[:, :, ::-1], (320, 320))
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 320))
+    for _ in range(4):
+        writer.write(frame)
+    writer.release()
+    csv_path = tmp_path / "r.csv"
+    assert main(["predict", str(video), "--model", str(model), "--frame-stride", "2",
+                 "--out", str(tmp_path / "frames"), "--csv", str(csv_path)]) == 0
+    assert pd.read_csv(csv_path)["frame"].tolist() == [0, 2]
+    assert sorted(path.name for path in (tmp_path / "frames").iterdir()) == [
+        "clip_frame000000.jpg", "clip_frame000002.jpg"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict"], "at least one INPUT, or --demo"),
+    (["predict", "--demo", "--model", "{tmp}/none.joblib"], "no model file at {tmp}/none.joblib"),
+    (["predict", "--demo", "--model", "{model}", "--detector", "yunet"], "yunet_model="),
+])
+def test_setup_errors_stop_with_status_2(args, message, model, tmp_path, capsys):
+    args = [arg.format(tmp=tmp_path, model=model) for arg in args]
+    message = message.format(tmp=tmp_path)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_command_is_required_and_predict_is_one():
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args([])  # a command is required
+    assert parser.parse_args(["predict", "x.jpg"]).run.__name__ == "run_predict"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["predict", "clip.mp4", "--frame-stride", "0"])

@@ -1,0 +1,27 @@
+"""The 6-class variant derived from a 7-class pipeline."""
+
+import joblib
+import numpy as np
+
+from conftest import TINY_CNN
+from fer_estimator import EMOTIONS, EMOTIONS_6, make_fer_pipeline
+from fer_estimator.labels import merge_disgust_into_angry
+from fer_estimator.variants import six_class_from_seven
+
+
+def test_six_class_probabilities_merge_disgust_into_angry(synthetic_split, tmp_path):
+    X_train, y_train, X_test, y_test = synthetic_split
+    seven = make_fer_pipeline(**{**TINY_CNN, "epochs": 2}).fit(X_train, np.array(EMOTIONS)[y_train])
+    six = six_class_from_seven(seven)
+    assert sorted(six.classes_) == sorted(EMOTIONS_6)
+
+    proba7 = dict(zip(seven.classes_, seven.predict_proba(X_test[:20]).T))
+    proba6 = dict(zip(six.classes_, six.predict_proba(X_test[:20]).T))
+    np.testing.assert_allclose(proba6["Angry"], proba7["Angry"] + proba7["Disgust"], rtol=1e-5)
+    np.testing.assert_allclose(proba6["Happy"], proba7["Happy"], rtol=1e-5)
+
+    joblib.dump(six, tmp_path / "six.joblib")
+    loaded = joblib.load(tmp_path / "six.joblib")
+    names6 = np.array(EMOTIONS_6)[merge_disgust_into_angry(y_test)]
+    assert loaded.score(X_test, names6) == six.score(X_test, names6)
+    assert seven.predict_proba(X_test[:2]).shape == (2, 7)  # the 7-class pipeline is untouched
