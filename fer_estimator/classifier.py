@@ -1,6 +1,5 @@
 """FERClassifier: the FER CNN as a scikit-learn classifier, built on scikeras' KerasClassifier."""
 
-import warnings
 
 import keras
 import numpy as np

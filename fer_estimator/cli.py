@@ -7,6 +7,7 @@ command (a missing model, say) exit with 2.
 """
 
 import argparse
+import ast
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,9 +15,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ._paths import DEFAULT_MODEL_PATH
+from .data import load_fer2013
+from .evaluation import evaluate, format_report, save_figures
 from .faces import FacePipeline, FaceResults
 from .faces.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video_path, iter_images, write_image
-from .persistence import dump_json, write_atomically
+from .labels import class_names
+from .persistence import dump_json, load_joblib, write_atomically
+from .training import train_and_save
+from .transform import NORMALIZATIONS
 
 DEMO_NAME = "astronaut"  # scikit-image's bundled photo, for trying the command without a photo
 
@@ -148,7 +155,92 @@ def _summary(faces):
         (f": {found}" if found else "")
 
 
-COMMANDS = (add_predict_command,)
+def _key_value(text):
+    """``name=value`` with the value read as a Python literal (``dropout=0.3``, ``dense_units=(64,)``)."""
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value  # a plain string, e.g. class_weight=balanced
+
+
+def add_train_command(subcommands):
+    """``train``: fit, evaluate and save a FER pipeline (synthetic faces when no data is given)."""
+    parser = subcommands.add_parser(
+        "train", help="train, evaluate and save a FER pipeline",
+        description="Train a FER pipeline on the Training rows of a FER2013-format CSV (or on "
+                    "synthetic faces when --data is not given), evaluate it on the PublicTest "
+                    "rows, and save it with joblib next to a JSON report.")
+    parser.add_argument("--data", type=Path, help="FER2013-format CSV (default: synthetic faces)")
+    parser.add_argument("--out", type=Path, default=Path("models/demo.joblib"),
+                        help="where to save the pipeline (default: models/demo.joblib)")
+    parser.add_argument("--classes", type=int, choices=(7, 6), default=7,
+                        help="7 classes, or 6 with Disgust merged into Angry")
+    parser.add_argument("--normalization", choices=NORMALIZATIONS, default="scale")
+    parser.add_argument("--epochs", type=_positive_int, help="most training epochs")
+    parser.add_argument("--max-train-rows", type=_positive_int,
+                        help="train on a stratified subsample of this many rows")
+    parser.add_argument("--checkpoint-dir", type=Path,
+                        help="checkpoint every epoch here; rerun to resume after an interruption")
+    parser.add_argument("--param", type=_key_value, action="append", default=[],
+                        metavar="NAME=VALUE", help="a FERClassifier parameter (repeatable)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(run=run_train)
+
+
+def run_train(args):
+    """Run ``train``; see :func:`add_train_command`."""
+    params = dict(args.param)
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    train_and_save(args.out, args.data, n_classes=args.classes,
+                   normalization=args.normalization, cnn_params=params,
+                   max_train_rows=args.max_train_rows, checkpoint_dir=args.checkpoint_dir,
+                   random_state=args.seed)
+    return 0
+
+
+def add_evaluate_command(subcommands):
+    """``evaluate``: accuracy, per-class scores and figures of a saved model on a FER2013 CSV."""
+    parser = subcommands.add_parser(
+        "evaluate", help="score a saved model on FER2013-format data",
+        description="Accuracy with and without test-time augmentation, per-class precision, "
+                    "recall and F1, a confusion-matrix heatmap and (when the model kept them) "
+                    "training curves, for a saved model on the rows of one Usage.")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH,
+                        help="joblib file of a fitted FER pipeline (default: the shipped model)")
+    parser.add_argument("--data", type=Path, required=True, help="FER2013-format CSV")
+    parser.add_argument("--usage", default="PublicTest",
+                        help="which rows to score (default: PublicTest)")
+    parser.add_argument("--max-rows", type=_positive_int, help="score only the first N rows")
+    parser.add_argument("--out-dir", type=Path,
+                        help="where the report and figures go (default: <model>-evaluation/)")
+    parser.set_defaults(run=run_evaluate)
+
+
+def run_evaluate(args):
+    """Run ``evaluate``; see :func:`add_evaluate_command`."""
+    model = load_joblib(args.model)
+    n_classes = len(model.classes_)
+    X, codes = load_fer2013(args.data, usage=args.usage, n_classes=n_classes, return_X_y=True)
+    X, codes = X[:args.max_rows], codes[:args.max_rows]
+    # Models trained here predict class names; others may predict the codes themselves.
+    uses_names = model.classes_.dtype.kind in "UO"
+    y = np.array(class_names(n_classes))[codes] if uses_names else codes
+    report = evaluate(model, X, y)
+    out_dir = args.out_dir or args.model.with_name(f"{args.model.stem}-evaluation")
+    report = {"model": str(args.model), "data": str(args.data), "usage": args.usage, **report}
+    dump_json(report, out_dir / "evaluation.json")
+    written = save_figures(model, report, out_dir)
+    print(format_report(report))
+    print(f"saved {out_dir / 'evaluation.json'} and "
+          f"{', '.join(path.name for path in written)} in {out_dir}")
+    return 0
+
+
+COMMANDS = (add_predict_command, add_train_command, add_evaluate_command)
 
 
 def build_parser():

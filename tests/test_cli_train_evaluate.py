@@ -1,0 +1,67 @@
+"""``fer-estimator train`` and ``evaluate`` on a small FER2013-format CSV the test writes."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from fer_estimator.cli import main
+from fer_estimator.synthetic import make_synthetic_faces
+
+TINY_PARAMS = ["--param", "depth=1", "--param", "base_filters=4", "--param", "dense_units=(16,)",
+               "--param", "validation_fraction=0.0", "--param", "batch_size=32"]
+
+
+@pytest.fixture(scope="module")
+def fer_csv(tmp_path_factory):
+    X, y = make_synthetic_faces(280, random_state=1)
+    usage = ["Training"] * 210 + ["PublicTest"] * 70
+    path = tmp_path_factory.mktemp("data") / "fer2013.csv"
+    pd.DataFrame({"emotion": y, "pixels": [" ".join(map(str, image.ravel())) for image in X],
+                  "Usage": usage}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(fer_csv, tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setenv("FER_ESTIMATOR_CACHE", str(tmp_path_factory.mktemp("cache")))
+    out = tmp_path_factory.mktemp("models") / "tiny.joblib"
+    assert main(["train", "--data", str(fer_csv), "--out", str(out), "--epochs", "2",
+                 *TINY_PARAMS]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_train_saves_model_and_report(trained):
+    report = json.loads(trained.with_suffix(".json").read_text())
+    assert report["train_rows"] == 210 and report["test_rows"] == 70
+    assert report["params"]["depth"] == 1 and report["params"]["epochs"] == 2
+    assert 0.0 <= report["accuracy"] <= 1.0 and "accuracy_tta" in report
+    assert report["classes"][0] == "Angry"
+
+
+def test_evaluate_writes_report_and_figures(trained, fer_csv, tmp_path, capsys):
+    out_dir = tmp_path / "evaluation"
+    assert main(["evaluate", "--model", str(trained), "--data", str(fer_csv),
+                 "--out-dir", str(out_dir)]) == 0
+    report = json.loads((out_dir / "evaluation.json").read_text())
+    assert report["n_samples"] == 70 and report["usage"] == "PublicTest"
+    assert (out_dir / "confusion_matrix.png").exists()
+    assert (out_dir / "training_curves.png").exists()
+    assert "accuracy TTA" in capsys.readouterr().out
+
+
+def test_evaluate_names_a_missing_model(fer_csv, tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tmp_path / "nope.joblib"),
+                 "--data", str(fer_csv)]) == 2
+    assert "nope.joblib" in capsys.readouterr().err
+
+
+def test_train_rejects_a_malformed_param():
+    with pytest.raises(SystemExit):
+        main(["train", "--param", "no-equals-sign"])
