@@ -1,0 +1,9 @@
+#!/usr/bin/env python
+"""Run (or join, or resume) an Optuna study over the FER pipeline; see ``--help``."""
+
+import sys
+
+from search.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

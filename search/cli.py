@@ -1,0 +1,200 @@
+"""Command line: run (or join, or resume) a study, refit the best pipeline, save model, report
+and plots.
+
+``python scripts/run_search.py ...`` runs :func:`main`; :func:`add_search_command` adds the same
+options as a ``search`` subcommand to another argparse program.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import optuna
+from sklearn.metrics import accuracy_score
+
+from fer_estimator._paths import MODELS_DIR, PROJECT_ROOT
+from fer_estimator.persistence import dump_joblib, dump_json
+from fer_estimator.pipeline import make_fer_pipeline
+from fer_estimator.training import load_split
+
+from .plots import save_study_plots
+from .pruners import PRUNERS
+from .report import build_report, device_summary, summary_table
+from .searcher import FERSearchCV
+from .space import default_search_space, distribution_from_spec
+from .storage import default_storage_url, describe_storage
+
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "fer2013.csv.gz"
+# Small and quick by default: a study on a CPU should take minutes, not hours.
+QUICK_CNN = {"epochs": 8, "base_filters": 16, "dense_units": [64], "early_stopping_patience": 3,
+             "reduce_lr_patience": 2}
+DESCRIPTION = ("Optuna search of FER pipeline hyperparameters by cross-validation. Start it "
+               "several times with the same --study-name and --storage to run several workers "
+               "on one study; start it again to resume a study.")
+
+
+def add_arguments(parser):
+    """Add the search options to ``parser`` (an ``argparse.ArgumentParser``)."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                      help="FER2013 CSV(.gz): trains on 'Training', tests on --test-usage "
+                           "(default: %(default)s)")
+    data.add_argument("--synthetic", action="store_true",
+                      help="use synthetic faces instead of --data (a quick try-out)")
+    data.add_argument("--test-usage", default="PublicTest",
+                      help="FER2013 split held out for the final test (default: %(default)s)")
+    data.add_argument("--max-rows", type=int, metavar="N",
+                      help="keep a stratified sample of N training rows (the refit uses them too)")
+
+    study = parser.add_argument_group("study")
+    study.add_argument("--study-name", default="fer-search")
+    study.add_argument("--storage", default=None,
+                       help=f"Optuna storage URL (default: {default_storage_url()}; "
+                            f"postgresql://user:password@host:5432/db for many machines)")
+    study.add_argument("--n-trials", type=int, default=20,
+                       help="finished trials the study should hold, all workers and runs "
+                            "together (default: %(default)s)")
+    study.add_argument("--timeout", type=float, help="seconds after which no trial starts")
+    study.add_argument("--cv", type=int, default=3, help="folds (default: %(default)s)")
+    study.add_argument("--subsample", type=float,
+                       help="cross-validate on this fraction (<=1) or number (>1) of rows")
+    study.add_argument("--scoring", help="scikit-learn scorer name (default: accuracy)")
+    study.add_argument("--pruner", choices=PRUNERS, default="median")
+    study.add_argument("--prune-on", choices=("epoch", "fold"), default="epoch")
+    study.add_argument("--heartbeat-interval", type=int, default=60)
+    study.add_argument("--max-retry", type=int, default=2)
+    study.add_argument("--seed", type=int, default=0, help="folds and subsample seed")
+    study.add_argument("--sampler-seed", type=int,
+                       help="seed of the TPE sampler, for a reproducible single-worker study "
+                            "(leave it unset with several workers: they would all sample alike)")
+
+    model = parser.add_argument_group("model and space")
+    model.add_argument("--epochs", type=int,
+                       help=f"epochs per fit (default: {QUICK_CNN['epochs']})")
+    model.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
+                       help="fixed FERClassifier parameter, e.g. --set base_filters=32 "
+                            f"(defaults: {json.dumps(QUICK_CNN)})")
+    model.add_argument("--space", metavar="JSON",
+                       help="search space replacing the default, e.g. '{\"dropout\": {\"low\": "
+                            "0.1, \"high\": 0.4}, \"depth\": [2, 3]}'; @file reads a file")
+    model.add_argument("--tune-base-filters", action="store_true")
+    model.add_argument("--tune-batch-size", action="store_true")
+
+    output = parser.add_argument_group("output")
+    output.add_argument("--models-dir", type=Path, default=MODELS_DIR,
+                        help="where <study-name>.joblib/.json/-*.png go (default: %(default)s)")
+    output.add_argument("--no-refit", action="store_true",
+                        help="only run trials (an extra worker): no refit, model or report")
+    output.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
+    return parser
+
+
+def build_parser():
+    """Return the stand-alone argument parser of ``run_search``."""
+    return add_arguments(argparse.ArgumentParser(prog="run_search", description=DESCRIPTION))
+
+
+def add_search_command(subcommands):
+    """Add ``search`` to an argparse ``subcommands`` object; it sets ``run=run_search``."""
+    parser = subcommands.add_parser("search", help="Optuna hyperparameter search",
+                                    description=DESCRIPTION)
+    add_arguments(parser).set_defaults(run=run_search)
+    return parser
+
+
+def _fixed_params(args):
+    params = dict(QUICK_CNN)
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects NAME=JSON, got {item!r}")
+        try:
+            params[name] = json.loads(value)
+        except json.JSONDecodeError:
+            params[name] = value  # a bare string such as --set optimizer=sgd
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    if isinstance(params.get("dense_units"), list):
+        params["dense_units"] = tuple(params["dense_units"])
+    return params
+
+
+def _search_space(args):
+    if args.space is None:
+        return default_search_space(tune_base_filters=args.tune_base_filters,
+                                    tune_batch_size=args.tune_batch_size)
+    text = Path(args.space[1:]).read_text() if args.space.startswith("@") else args.space
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--space is not valid JSON: {error}") from error
+    if not isinstance(spec, dict):
+        raise ValueError(f"--space must be a JSON object of parameter names, got {spec!r}")
+    return {name: distribution_from_spec(name, value) for name, value in spec.items()}
+
+
+def run_search(args):
+    """Run the search described by parsed ``args``; return the exit status (0)."""
+    start = time.perf_counter()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress lines instead
+    subsample = args.subsample
+    if subsample is not None and subsample > 1:
+        subsample = int(subsample)
+    fixed_params = _fixed_params(args)
+    sampler = None
+    if args.sampler_seed is not None:
+        sampler = optuna.samplers.TPESampler(seed=args.sampler_seed)
+    search = FERSearchCV(
+        make_fer_pipeline(**fixed_params), _search_space(args),
+        n_trials=args.n_trials, timeout=args.timeout, cv=args.cv, scoring=args.scoring,
+        subsample=subsample, pruner=args.pruner, prune_on=args.prune_on, sampler=sampler,
+        storage=args.storage, study_name=args.study_name,
+        heartbeat_interval=args.heartbeat_interval, max_retry=args.max_retry,
+        refit=not args.no_refit, random_state=args.seed, verbose=0 if args.quiet else 1)
+    if not args.synthetic and not args.data.exists():
+        raise FileNotFoundError(f"FER2013 data not found at {args.data}; pass --data PATH or "
+                                f"--synthetic")
+    X_train, y_train, X_test, y_test, source = load_split(
+        None if args.synthetic else args.data, test_usage=args.test_usage,
+        max_train_rows=args.max_rows, random_state=args.seed)
+    storage = describe_storage(args.storage or default_storage_url())
+    devices = device_summary()
+    print(f"study {args.study_name!r} in {storage}: {args.n_trials} trials, {args.cv} folds, "
+          f"{len(y_train)} training rows from {source}; Keras {devices['backend']} on "
+          f"{', '.join(devices['devices'])}", flush=True)
+
+    search.fit(X_train, y_train)
+    print(summary_table(search.study_), flush=True)
+    if args.no_refit:
+        return 0
+
+    test_accuracy = float(accuracy_score(y_test, search.predict(X_test)))
+    model_path = args.models_dir / f"{args.study_name}.joblib"
+    report = build_report(
+        search, storage=storage, wall_time_s=time.perf_counter() - start,
+        test_accuracy=test_accuracy,
+        extra={"data": source, "test_usage": args.test_usage, "train_rows": len(y_train),
+               "test_rows": len(y_test), "fixed_params": fixed_params, "pruner": args.pruner,
+               "prune_on": args.prune_on, "model": str(model_path)})
+    dump_joblib(search.best_estimator_, model_path)
+    report_path = dump_json(report, args.models_dir / f"{args.study_name}.json")
+    plots = save_study_plots(search.study_, args.models_dir, args.study_name)
+    print(f"best CV score {search.best_score_:.4f} (trial {search.best_trial_.number}), "
+          f"test accuracy {test_accuracy:.4f} on {len(y_test)} held-out rows\n"
+          f"saved {model_path}, {report_path}, {', '.join(map(str, plots))}", flush=True)
+    return 0
+
+
+def main(argv=None):
+    """Entry point of ``scripts/run_search.py``; return the exit status.
+
+    Bad options, data or storage end with a one-line error and status 2, before training.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return run_search(args)
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"run_search: error: {error}", file=sys.stderr)
+        return 2

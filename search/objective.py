@@ -1,0 +1,112 @@
+"""The objective of a trial: stratified k-fold cross-validation of the whole pipeline."""
+
+import gc
+import os
+import socket
+from collections import Counter
+
+import keras
+import numpy as np
+import optuna
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
+
+from .callbacks import HeldOutAccuracy, TrialEpochCallback
+from .space import suggest
+
+PRUNE_ON = ("epoch", "fold")
+
+
+def final_step(estimator):
+    """Return the estimator a Pipeline ends with (or ``estimator`` itself)."""
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+
+def _param_prefix(estimator):
+    return f"{estimator.steps[-1][0]}__" if isinstance(estimator, Pipeline) else ""
+
+
+def worker_id():
+    """``host:pid`` of this process, stored on every trial it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class CrossValidationObjective:
+    """Score one set of parameters by k-fold cross-validation, reporting to the trial.
+
+    Every fold clones the whole pipeline, so the transformer is refit on the training
+    fold only (no leakage). Intermediate values for pruning are, with
+    ``prune_on="epoch"``, the held-out fold's accuracy after each epoch at step
+    ``fold * epochs + epoch``; with ``prune_on="fold"``, the running mean of the fold
+    scores at step ``fold``. Keras state is cleared after every fold.
+
+    Parameters
+    ----------
+    estimator : Pipeline or scikeras classifier
+        Unfitted template; cloned for each fold.
+    search_space : mapping of str to optuna.distributions.BaseDistribution
+    param_names : mapping of str to str
+        Search-space name -> ``set_params`` name (see ``resolve_search_space``).
+    X, y : array-like
+        The data cross-validated.
+    splits : list of (ndarray, ndarray)
+        Train and test indices of every fold, the same for every trial and worker.
+    scorer : callable
+        ``scorer(estimator, X, y) -> float``, greater is better.
+    prune_on : {"epoch", "fold"} or None
+        Where intermediate values are reported; None reports nothing.
+    """
+
+    def __init__(self, estimator, search_space, param_names, X, y, splits, scorer, prune_on):
+        self.estimator = estimator
+        self.search_space = search_space
+        self.param_names = param_names
+        self.X = X
+        self.y = y
+        self.splits = splits
+        self.scorer = scorer
+        self.prune_on = prune_on
+
+    def __call__(self, trial):
+        params = {name: suggest(trial, name, distribution)
+                  for name, distribution in self.search_space.items()}
+        trial.set_user_attr("worker", worker_id())
+        template = clone(self.estimator).set_params(
+            **{self.param_names[name]: value for name, value in params.items()})
+        epochs = final_step(template).get_params()["epochs"]
+        scores, tally = [], Counter()
+        try:
+            for fold, (train, test) in enumerate(self.splits):
+                score = self._fit_and_score(trial, template, fold, epochs, tally, train, test)
+                scores.append(score)
+                trial.set_user_attr(f"split{fold}_test_score", score)
+                if self.prune_on == "fold":
+                    trial.report(float(np.mean(scores)), fold)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned after fold {fold}: running mean "
+                                                 f"{np.mean(scores):.4f}")
+        finally:
+            trial.set_user_attr("epochs_trained", tally["epochs"])
+        trial.set_user_attr("mean_test_score", float(np.mean(scores)))
+        trial.set_user_attr("std_test_score", float(np.std(scores)))
+        return float(np.mean(scores))
+
+    def _fit_and_score(self, trial, template, fold, epochs, tally, train, test):
+        X_train, y_train = _safe_indexing(self.X, train), _safe_indexing(self.y, train)
+        X_test, y_test = _safe_indexing(self.X, test), _safe_indexing(self.y, test)
+        estimator = clone(template)
+        held_out = None
+        if self.prune_on == "epoch":
+            held_out = HeldOutAccuracy(estimator, X_test, y_test, np.unique(y_train))
+        reporter = TrialEpochCallback(trial, fold * epochs, held_out, fold, tally)
+        callbacks = final_step(estimator).get_params().get("callbacks") or []
+        estimator.set_params(**{_param_prefix(estimator) + "callbacks": [*callbacks, reporter]})
+        try:
+            estimator.fit(X_train, y_train)
+            return float(self.scorer(estimator, X_test, y_test))
+        finally:
+            # Free the fold's network before the next one is built (graph, weights, buffers).
+            del estimator, held_out, reporter
+            keras.backend.clear_session()
+            gc.collect()

@@ -1,0 +1,277 @@
+"""FERSearchCV: a GridSearchCV-like Optuna search over the FER pipeline."""
+
+import sys
+import time
+import warnings
+
+import numpy as np
+from optuna.trial import TrialState
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import StratifiedKFold, check_cv, train_test_split
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import check_is_fitted
+
+from fer_estimator.pipeline import make_fer_pipeline
+
+from .objective import PRUNE_ON, CrossValidationObjective, final_step
+from .pruners import make_pruner
+from .report import ProgressPrinter
+from .space import default_search_space, resolve_search_space
+from .storage import open_storage
+from .study import create_or_load_study, run_trials
+
+
+class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Optuna search of FER pipeline hyperparameters by stratified k-fold cross-validation.
+
+    Like :class:`~sklearn.model_selection.GridSearchCV`, but the candidates come from an
+    Optuna sampler, unpromising ones are pruned while they train, and the trials live in
+    an Optuna storage: a study survives a crash and many worker processes (on many
+    machines, with a database URL) can fill the same study.
+
+    Not built on ``optuna_integration.OptunaSearchCV``: its pruning needs an estimator
+    with ``partial_fit`` (a Pipeline has none, and it would keep one network per fold
+    in memory), its ``n_trials`` counts per call rather than per study (no resume, no
+    exact total with several workers), and it has no per-epoch reports or heartbeats.
+
+    Parameters
+    ----------
+    estimator : Pipeline or scikeras classifier, default=None
+        Template to tune, with the fixed parameters set (epochs, dense units...). None:
+        ``make_fer_pipeline()``. Its final step needs ``epochs`` and ``callbacks``
+        parameters (any scikeras classifier, e.g. ``FERClassifier``).
+    search_space : mapping of str to optuna distribution, default=None
+        Parameters to tune. Names are parameters of the estimator (``"cnn__dropout"``) or,
+        for a Pipeline, of its final step (``"dropout"``). None:
+        :func:`~search.default_search_space`.
+    n_trials : int, default=20
+        Finished trials (COMPLETE or PRUNED) the *study* should hold, counting earlier
+        runs and every worker: a rerun after a crash runs only the missing ones.
+    timeout : float or None, default=None
+        Seconds after which this worker starts no new trial.
+    cv : int or cross-validation splitter, default=3
+        An int gives shuffled ``StratifiedKFold`` folds seeded by ``random_state``.
+    scoring : str, callable or None, default=None
+        Any scikit-learn scorer; None: accuracy.
+    subsample : int, float or None, default=None
+        Cross-validate on a stratified sample of this many rows (int) or this fraction
+        (float) of the data; the refit uses all of it. None: all rows.
+    pruner : {"median", "hyperband", "none"} or optuna.pruners.BasePruner, default="median"
+        See :func:`~search.make_pruner`. Used when the study is created.
+    prune_on : {"epoch", "fold"}, default="epoch"
+        ``"epoch"``: after each epoch, the held-out fold's accuracy is reported at step
+        ``fold * epochs + epoch``. ``"fold"``: after each fold, the running mean of the
+        fold scores is reported at step ``fold``.
+    sampler : optuna.samplers.BaseSampler or None, default=None
+        None: TPE with the constant-liar heuristic (good with concurrent workers).
+    storage : str, optuna storage or None, default=None
+        None: ``sqlite:///studies/fer-search.db`` under the working directory. Any Optuna
+        database URL otherwise, e.g. ``postgresql://user:password@host/db``.
+    study_name : str, default="fer-search"
+        Workers with the same study name and storage share the study.
+    heartbeat_interval : int or None, default=60
+        Seconds between heartbeats of running trials; a trial silent for twice as long
+        belongs to a dead worker and is retried. None disables heartbeats.
+    max_retry : int or None, default=2
+        Retries of a dead worker's trial.
+    refit : bool, default=True
+        Refit the best parameters on all of ``X, y`` into ``best_estimator_``.
+    random_state : int, default=0
+        Seeds the folds and the subsample. Fixed by default: every worker of a study
+        must cross-validate on the same folds for their scores to be comparable.
+    verbose : int, default=0
+        1: print one line per finished trial of this worker.
+    callbacks : list of callable or None, default=None
+        Extra ``callback(study, frozen_trial)`` run after every trial of this worker.
+
+    Attributes
+    ----------
+    study_ : optuna.Study
+        The study (all workers' trials).
+
+    The ``best_*`` attributes below exist once the study has a COMPLETE trial (with
+    ``refit=False`` and none, ``fit`` warns and leaves them unset).
+
+    best_trial_ : optuna.trial.FrozenTrial
+    best_params_ : dict
+        Best parameters, keyed by the search-space names.
+    best_score_ : float
+        Mean cross-validated score of the best trial.
+    best_estimator_ : estimator
+        ``estimator`` with ``best_params_``, fitted on all data (when ``refit``).
+    refit_time_ : float
+        Seconds the refit took.
+    scorer_ : callable
+    n_splits_ : int
+    sample_indices_ : ndarray
+        Rows used for cross-validation.
+    classes_ : ndarray
+        Class labels (when ``refit``).
+
+    Examples
+    --------
+    >>> from fer_estimator.pipeline import make_fer_pipeline
+    >>> from search import FERSearchCV
+    >>> search = FERSearchCV(make_fer_pipeline(epochs=5), n_trials=10,
+    ...                      storage="sqlite:///studies/demo.db")  # doctest: +SKIP
+    >>> search.fit(X, y).best_params_  # doctest: +SKIP
+    """
+
+    def __init__(self, estimator=None, search_space=None, *, n_trials=20, timeout=None, cv=3,
+                 scoring=None, subsample=None, pruner="median", prune_on="epoch",
+                 sampler=None, storage=None, study_name="fer-search", heartbeat_interval=60,
+                 max_retry=2, refit=True, random_state=0, verbose=0, callbacks=None):
+        self.estimator = estimator
+        self.search_space = search_space
+        self.n_trials = n_trials
+        self.timeout = timeout
+        self.cv = cv
+        self.scoring = scoring
+        self.subsample = subsample
+        self.pruner = pruner
+        self.prune_on = prune_on
+        self.sampler = sampler
+        self.storage = storage
+        self.study_name = study_name
+        self.heartbeat_interval = heartbeat_interval
+        self.max_retry = max_retry
+        self.refit = refit
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def fit(self, X, y):
+        """Run (or continue) the study, then refit the best parameters on all data.
+
+        Everything that can be checked is checked before the first trial: parameter
+        names, options, data, and the storage connection.
+
+        Parameters
+        ----------
+        X : array-like of length n_samples
+            Images in any form the estimator takes (for the FER pipeline: pixel strings,
+            flat rows or image arrays).
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self
+        """
+        estimator = make_fer_pipeline() if self.estimator is None else self.estimator
+        search_space = (default_search_space() if self.search_space is None
+                        else dict(self.search_space))
+        param_names = resolve_search_space(estimator, search_space)
+        epochs = self._check_options(estimator)
+        y = self._check_data(X, y)
+
+        self.sample_indices_ = self._sample_indices(y)
+        X_cv, y_cv = _safe_indexing(X, self.sample_indices_), y[self.sample_indices_]
+        cv = self._splitter(y_cv)
+        splits = list(cv.split(X_cv, y_cv))
+        self.n_splits_ = len(splits)
+        self.scorer_ = check_scoring(estimator, scoring=self.scoring)
+        n_steps = self.n_splits_ * epochs if self.prune_on == "epoch" else self.n_splits_
+        pruner = make_pruner(self.pruner, n_steps=n_steps)
+
+        storage = open_storage(self.storage, heartbeat_interval=self.heartbeat_interval,
+                               max_retry=self.max_retry)
+        self.study_ = create_or_load_study(self.study_name, storage, sampler=self.sampler,
+                                           pruner=pruner)
+        objective = CrossValidationObjective(estimator, search_space, param_names, X_cv, y_cv,
+                                             splits, self.scorer_, self.prune_on)
+        callbacks = list(self.callbacks or [])
+        if self.verbose:
+            callbacks.append(ProgressPrinter(self.n_trials, stream=sys.stdout))
+        run_trials(self.study_, objective, self.n_trials, timeout=self.timeout,
+                   callbacks=callbacks, wait_for_running=self.heartbeat_interval is not None)
+
+        if not self.study_.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            message = (f"study {self.study_name!r} has no completed trial (all pruned, failed "
+                       f"or timed out); run more trials or prune less")
+            if self.refit:
+                raise RuntimeError(message)
+            warnings.warn(message + "; best_* attributes are not set", RuntimeWarning)
+            return self
+        self.best_trial_ = self.study_.best_trial
+        self.best_params_ = {name: value for name, value in self.best_trial_.params.items()
+                             if name in param_names}
+        self.best_score_ = float(self.best_trial_.value)
+        if self.refit:
+            start = time.perf_counter()
+            self.best_estimator_ = clone(estimator).set_params(
+                **{param_names[name]: value for name, value in self.best_params_.items()})
+            self.best_estimator_.fit(X, y)
+            self.refit_time_ = time.perf_counter() - start
+            self.classes_ = self.best_estimator_.classes_
+        return self
+
+    def _check_options(self, estimator):
+        """Validate the options; return the epochs per fit of the estimator."""
+        if not isinstance(self.n_trials, (int, np.integer)) or self.n_trials < 1:
+            raise ValueError(f"n_trials must be a positive int, got {self.n_trials!r}")
+        if self.prune_on not in PRUNE_ON:
+            raise ValueError(f"prune_on must be one of {PRUNE_ON}, got {self.prune_on!r}")
+        params = final_step(estimator).get_params()
+        if "epochs" not in params or "callbacks" not in params:
+            raise ValueError(f"the estimator must be a scikeras classifier (or a Pipeline ending "
+                             f"in one) with 'epochs' and 'callbacks' parameters, got "
+                             f"{type(final_step(estimator)).__name__}")
+        return int(params["epochs"])
+
+    def _check_data(self, X, y):
+        """Check X and y can be cross-validated; return y as an array."""
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}")
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} samples but y has {len(y)} labels")
+        if len(y) == 0:
+            raise ValueError("cannot search on an empty dataset (0 samples)")
+        classes, counts = np.unique(y, return_counts=True)
+        if len(classes) < 2:
+            raise ValueError(f"the dataset has a single class ({classes[0]!r}); a classifier "
+                             f"search needs at least two")
+        n_splits = self.cv if isinstance(self.cv, (int, np.integer)) else None
+        if n_splits is not None and counts.min() < n_splits:
+            rare = classes[counts < n_splits].tolist()
+            raise ValueError(f"class(es) {rare} have fewer samples than cv={n_splits} folds "
+                             f"(counts: {dict(zip(classes.tolist(), counts.tolist()))})")
+        return y
+
+    def _sample_indices(self, y):
+        every = np.arange(len(y))
+        if self.subsample is None:
+            return every
+        size = self.subsample
+        if isinstance(size, float) and not 0.0 < size <= 1.0:
+            raise ValueError(f"a float subsample must be in (0, 1], got {size!r}")
+        if isinstance(size, (int, np.integer)) and size < 1:
+            raise ValueError(f"an int subsample must be positive, got {size!r}")
+        if size == 1.0 or (isinstance(size, (int, np.integer)) and size >= len(y)):
+            return every
+        sample, _ = train_test_split(every, train_size=size, stratify=y,
+                                     random_state=self.random_state)
+        return np.sort(sample)
+
+    def _splitter(self, y):
+        if isinstance(self.cv, (int, np.integer)):
+            return StratifiedKFold(n_splits=self.cv, shuffle=True,
+                                   random_state=self.random_state)
+        return check_cv(self.cv, y, classifier=True)
+
+    def predict(self, X):
+        """Predict labels with ``best_estimator_``."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict(X)
+
+    def predict_proba(self, X):
+        """Predict class probabilities with ``best_estimator_``."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_proba(X)
+
+    def score(self, X, y):
+        """Score ``best_estimator_`` on ``X, y`` with the search's scorer."""
+        check_is_fitted(self, "best_estimator_")
+        return float(self.scorer_(self.best_estimator_, X, y))

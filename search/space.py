@@ -1,0 +1,160 @@
+"""The search space: which FERClassifier parameters a study tunes, and over which ranges."""
+
+from collections.abc import Mapping
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from sklearn.pipeline import Pipeline
+
+
+def default_search_space(*, tune_base_filters=False, tune_batch_size=False):
+    """Return the default search space for 48×48 face images.
+
+    Parameters
+    ----------
+    tune_base_filters : bool, default=False
+        Also tune the filters of the first convolution block (16, 32 or 64).
+    tune_batch_size : bool, default=False
+        Also tune the batch size (32, 64 or 128).
+
+    Returns
+    -------
+    dict of str to optuna.distributions.BaseDistribution
+        ``depth`` 2-4 blocks (48 px halves to 24, 12, 6, 3: a fifth block would leave
+        no image), ``dropout`` 0.1-0.5, ``l2`` 1e-6-1e-2 and ``learning_rate``
+        1e-4-3e-3, the last two on a log scale.
+    """
+    space = {
+        "depth": IntDistribution(2, 4),
+        "dropout": FloatDistribution(0.1, 0.5),
+        "l2": FloatDistribution(1e-6, 1e-2, log=True),
+        "learning_rate": FloatDistribution(1e-4, 3e-3, log=True),
+    }
+    if tune_base_filters:
+        space["base_filters"] = CategoricalDistribution([16, 32, 64])
+    if tune_batch_size:
+        space["batch_size"] = CategoricalDistribution([32, 64, 128])
+    return space
+
+
+def distribution_from_spec(name, spec):
+    """Build an Optuna distribution from a plain JSON-like description.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name, used in error messages.
+    spec : dict or list
+        A list is a set of choices. A dict has ``low`` and ``high`` (ints give an integer
+        range, otherwise a float range) and optionally ``log`` (bool) and ``step``;
+        or ``choices`` (list).
+
+    Returns
+    -------
+    optuna.distributions.BaseDistribution
+
+    Examples
+    --------
+    >>> distribution_from_spec("dropout", {"low": 0.1, "high": 0.4})
+    FloatDistribution(high=0.4, log=False, low=0.1, step=None)
+    >>> distribution_from_spec("depth", [2, 3])
+    CategoricalDistribution(choices=(2, 3))
+    """
+    if isinstance(spec, list):
+        spec = {"choices": spec}
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"search space entry {name!r} must be a list of choices or a dict with "
+                         f"'low' and 'high', got {spec!r}")
+    unknown = set(spec) - {"low", "high", "log", "step", "choices"}
+    if unknown:
+        raise ValueError(f"search space entry {name!r} has unknown keys {sorted(unknown)}; "
+                         f"use 'low', 'high', 'log', 'step' or 'choices'")
+    if "choices" in spec:
+        if not spec["choices"]:
+            raise ValueError(f"search space entry {name!r} has no choices")
+        return CategoricalDistribution(spec["choices"])
+    if "low" not in spec or "high" not in spec:
+        raise ValueError(f"search space entry {name!r} needs both 'low' and 'high', got {spec!r}")
+    low, high, log, step = spec["low"], spec["high"], spec.get("log", False), spec.get("step")
+    try:
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)):
+            return IntDistribution(low, high, log=log, step=step or 1)
+        return FloatDistribution(low, high, log=log, step=step)
+    except ValueError as error:
+        raise ValueError(f"search space entry {name!r}: {error}") from error
+
+
+def resolve_search_space(estimator, search_space):
+    """Map each search-space name onto a parameter of ``estimator``.
+
+    A name is used as is when ``estimator.get_params()`` knows it (``"cnn__dropout"``);
+    a bare name (``"dropout"``) of a Pipeline's final step gets that step's prefix.
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+        The estimator whose parameters are tuned.
+    search_space : mapping of str to optuna.distributions.BaseDistribution
+        The space, keyed by the names the user chose.
+
+    Returns
+    -------
+    dict of str to str
+        Search-space name -> ``estimator.set_params`` name.
+
+    Raises
+    ------
+    ValueError
+        When the space is empty, a value is not an Optuna distribution, or a name is no
+        parameter of the estimator (the message lists the valid names).
+    """
+    if not isinstance(search_space, Mapping) or not search_space:
+        raise ValueError(f"search_space must be a non-empty mapping of parameter names to Optuna "
+                         f"distributions, got {search_space!r}")
+    valid = set(estimator.get_params(deep=True))
+    prefix = f"{estimator.steps[-1][0]}__" if isinstance(estimator, Pipeline) else ""
+    resolved, unknown = {}, []
+    for name, distribution in search_space.items():
+        if not isinstance(distribution, BaseDistribution):
+            raise ValueError(f"search space entry {name!r} must be an Optuna distribution (e.g. "
+                             f"optuna.distributions.FloatDistribution), got {distribution!r}")
+        if name in valid:
+            resolved[name] = name
+        elif prefix + name in valid:
+            resolved[name] = prefix + name
+        else:
+            unknown.append(name)
+    if unknown:
+        final = estimator.steps[-1][1] if prefix else estimator
+        tunable = sorted(final.get_params(deep=False))
+        raise ValueError(f"unknown parameter name(s) {unknown} in the search space of "
+                         f"{type(final).__name__}; valid names: {tunable}")
+    return resolved
+
+
+def suggest(trial, name, distribution):
+    """Ask ``trial`` for a value of ``name`` drawn from ``distribution`` (public Optuna API only).
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+    name : str
+    distribution : FloatDistribution, IntDistribution or CategoricalDistribution
+
+    Returns
+    -------
+    float, int or a choice of the distribution
+    """
+    if isinstance(distribution, FloatDistribution):
+        return trial.suggest_float(name, distribution.low, distribution.high,
+                                   step=distribution.step, log=distribution.log)
+    if isinstance(distribution, IntDistribution):
+        return trial.suggest_int(name, distribution.low, distribution.high,
+                                 step=distribution.step, log=distribution.log)
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    raise TypeError(f"unsupported distribution for {name!r}: {distribution!r}")

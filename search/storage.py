@@ -1,0 +1,121 @@
+"""Where a study lives: an embedded SQLite file by default, any Optuna RDB URL otherwise."""
+
+import importlib.util
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from sqlalchemy.engine import make_url
+
+DEFAULT_STUDIES_DIR = "studies"
+DEFAULT_STUDY_DB = "fer-search.db"
+
+
+class StorageUnavailableError(RuntimeError):
+    """The study storage cannot be opened (server unreachable, bad URL, missing driver)."""
+
+
+def default_storage_url(directory=DEFAULT_STUDIES_DIR):
+    """Return the embedded default: ``sqlite:///<directory>/fer-search.db`` (relative to the cwd).
+
+    Parameters
+    ----------
+    directory : str or path-like, default="studies"
+        Folder of the SQLite file; created by :func:`open_storage` when missing.
+
+    Returns
+    -------
+    str
+    """
+    return f"sqlite:///{Path(directory) / DEFAULT_STUDY_DB}"
+
+
+def describe_storage(url):
+    """Return ``url`` with any password hidden, for logs and reports."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL sqlalchemy can parse: show it as it came
+        return str(url)
+
+
+def _with_installed_driver(url):
+    # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; fall back to psycopg2 when only
+    # that driver is installed, so the URL people usually write just works.
+    parsed = make_url(url)
+    if (parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg") is None
+            and importlib.util.find_spec("psycopg2") is not None):
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed
+
+
+def _engine_kwargs(url):
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        # Several worker processes share the file: wait for the lock instead of failing.
+        return {"connect_args": {"timeout": 60}}
+    if backend == "postgresql":
+        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    return {"pool_pre_ping": True}
+
+
+def open_storage(storage=None, *, heartbeat_interval=60, grace_period=None, max_retry=2):
+    """Open (and check) the storage of a study.
+
+    Parameters
+    ----------
+    storage : str, optuna.storages.BaseStorage or None, default=None
+        None: the embedded SQLite file of :func:`default_storage_url`. A str: any
+        SQLAlchemy URL Optuna accepts (``sqlite:///path.db``,
+        ``postgresql://user:password@host:5432/db``, ``mysql+pymysql://...``). A storage
+        object is returned unchanged.
+    heartbeat_interval : int or None, default=60
+        Seconds between heartbeats of a running trial. A trial whose worker stopped
+        beating for ``grace_period`` seconds is marked FAIL by the next worker and
+        retried. None disables heartbeats (a killed worker's trial then stays RUNNING).
+    grace_period : int or None, default=None
+        Seconds without heartbeat before a trial counts as dead; None means
+        ``2 * heartbeat_interval``.
+    max_retry : int or None, default=2
+        How often a dead worker's trial is retried (with the same parameters); None
+        retries forever.
+
+    Returns
+    -------
+    optuna.storages.BaseStorage
+
+    Raises
+    ------
+    StorageUnavailableError
+        The database cannot be reached or created; raised before any training starts.
+    """
+    if isinstance(storage, optuna.storages.BaseStorage):
+        return storage
+    url = default_storage_url() if storage is None else storage
+    if not isinstance(url, str):
+        raise TypeError(f"storage must be None, a URL string or an Optuna storage, got {url!r}")
+    try:
+        parsed = _with_installed_driver(url)
+    except Exception as error:
+        raise StorageUnavailableError(
+            f"{url!r} is not a storage URL ({error}); write e.g. sqlite:///studies/fer.db or "
+            f"postgresql://user:password@host:5432/dbname") from error
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            # Heartbeats have been "experimental" since Optuna 2.9; the warning is noise here.
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return RDBStorage(
+                parsed.render_as_string(hide_password=False),
+                engine_kwargs=_engine_kwargs(parsed),
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                    max_retry=max_retry),
+            )
+    except Exception as error:
+        raise StorageUnavailableError(
+            f"cannot open the Optuna storage {describe_storage(url)}: "
+            f"{type(error).__name__}: {str(error).splitlines()[0]}") from error

@@ -1,0 +1,106 @@
+"""Creating a study and running trials on it, alone or with other worker processes."""
+
+import time
+import warnings
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.trial import TrialState
+
+# Trials that count towards a study's requested total: finished, or still going to finish
+# (running on some worker, or waiting, e.g. the retry of a dead worker's trial).
+COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING,
+                  TrialState.WAITING)
+FINISHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class SurplusTrialError(RuntimeError):
+    """A worker created a trial after the others had already claimed the requested total."""
+
+
+def create_or_load_study(study_name, storage, *, sampler=None, pruner=None):
+    """Create the study ``study_name`` in ``storage``, or load it when it exists.
+
+    Several workers may call this at the same time: one creates, the others load.
+
+    Parameters
+    ----------
+    study_name : str
+    storage : optuna.storages.BaseStorage
+    sampler : optuna.samplers.BaseSampler or None
+        None: TPE with the constant-liar heuristic, so concurrent workers do not all
+        sample next to the same running trial.
+    pruner : optuna.pruners.BasePruner or None
+
+    Returns
+    -------
+    optuna.Study
+    """
+    if sampler is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)  # constant_liar, since 2.8
+            sampler = optuna.samplers.TPESampler(constant_liar=True)
+    study = optuna.create_study(study_name=study_name, storage=storage, sampler=sampler,
+                                pruner=pruner, direction="maximize", load_if_exists=True)
+    if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
+        raise ValueError(f"study {study_name!r} exists with directions {study.directions}; "
+                         f"a search study maximises its score, use another study name")
+    return study
+
+
+def run_trials(study, objective, n_trials, *, timeout=None, callbacks=(),
+               wait_for_running=False, poll_interval=2.0):
+    """Run trials until ``study`` holds ``n_trials`` finished trials, with any other workers.
+
+    ``n_trials`` is the study's total, not this call's: a restarted worker continues where
+    the study stopped. Every worker can call this on the same study: a trial is claimed
+    when it is created (trial numbers are handed out by the storage one at a time), and
+    a trial created once ``n_trials`` were already claimed ends at once, before training,
+    as FAIL with the user attribute ``surplus``. Trials that failed (an exception, Ctrl-C,
+    a dead worker) do not count; a dead worker's trial comes back WAITING (heartbeat retry)
+    and is run by the next free worker.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    objective : callable
+        ``objective(trial) -> float``.
+    n_trials : int
+        Trials the study should hold in state COMPLETE or PRUNED.
+    timeout : float or None, default=None
+        Seconds after which this worker starts no new trial.
+    callbacks : sequence of callable, default=()
+        ``callback(study, frozen_trial)`` after every trial of this worker.
+    wait_for_running : bool, default=False
+        Once all trials are claimed, wait until trials running on other workers finish
+        (or are found dead, failed and handed back as WAITING), so the best trial is
+        final. Use only with a heartbeat storage: without heartbeats a killed worker's
+        trial would be waited for forever.
+    poll_interval : float, default=2.0
+        Seconds between checks while waiting.
+
+    """
+    start = time.monotonic()
+
+    def claimed_objective(trial):
+        earlier = [t for t in study.get_trials(deepcopy=False, states=COUNTED_STATES)
+                   if t.number < trial.number]
+        if len(earlier) >= n_trials:
+            trial.set_user_attr("surplus", True)
+            raise SurplusTrialError(f"the study already holds its {n_trials} trials")
+        return objective(trial)
+
+    while timeout is None or time.monotonic() - start < timeout:
+        trials = study.get_trials(deepcopy=False, states=COUNTED_STATES)
+        waiting = any(t.state == TrialState.WAITING for t in trials)
+        if len(trials) < n_trials or waiting:
+            study.optimize(claimed_objective, n_trials=1, callbacks=list(callbacks),
+                           catch=(SurplusTrialError,))
+            continue
+        if wait_for_running and any(t.state == TrialState.RUNNING for t in trials):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+            time.sleep(poll_interval)
+            continue
+        break

@@ -1,0 +1,204 @@
+"""search.FERSearchCV: studies on synthetic faces with tiny CNNs, pruning, resume, bad input."""
+
+import time
+import warnings
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+
+from fer_estimator.pipeline import make_fer_pipeline
+from fer_estimator.synthetic import make_synthetic_faces
+from search import (FERSearchCV, StorageUnavailableError, default_search_space,
+                    distribution_from_spec, open_storage, summary_table, trial_counts)
+from search.storage import describe_storage
+
+# One or two epochs of a network with a few thousand weights: each fit takes seconds.
+MICRO_CNN = dict(depth=1, base_filters=4, dense_units=(16,), epochs=2, batch_size=32,
+                 validation_fraction=0.0, early_stopping_patience=None, reduce_lr_patience=None,
+                 horizontal_flip=False, shift_range=0.0, zoom_range=0.0, random_state=0)
+SPACE = {"dropout": FloatDistribution(0.0, 0.5),
+         "learning_rate": FloatDistribution(1e-3, 1e-2, log=True)}
+
+
+class AlwaysPrune(optuna.pruners.BasePruner):
+    """Prunes every trial at its first report."""
+
+    def prune(self, study, trial):
+        return True
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return make_synthetic_faces(140, random_state=1)
+
+
+def _search(tmp_path, **options):
+    options.setdefault("storage", f"sqlite:///{tmp_path / 'study.db'}")
+    options.setdefault("cv", 2)
+    return FERSearchCV(make_fer_pipeline(**MICRO_CNN), SPACE, **options)
+
+
+def _finished(study):
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def test_study_returns_fitted_best_estimator(tmp_path, faces):
+    X, y = faces
+    search = _search(tmp_path, n_trials=2, pruner="none").fit(X, y)
+
+    completed = search.study_.get_trials(states=(TrialState.COMPLETE,))
+    assert len(completed) == 2
+    assert search.best_score_ == max(t.value for t in completed)
+    assert set(search.best_params_) == set(SPACE)
+    assert search.best_estimator_.get_params()["cnn__dropout"] == search.best_params_["dropout"]
+    predictions = search.predict(X[:10])
+    assert predictions.shape == (10,) and set(predictions) <= set(y)
+    assert search.predict_proba(X[:3]).shape == (3, 7)
+    # Every fold trained all its epochs, and the per-fold scores were recorded.
+    best = search.best_trial_
+    assert best.user_attrs["epochs_trained"] == 2 * MICRO_CNN["epochs"]
+    assert {"split0_test_score", "split1_test_score"} <= set(best.user_attrs)
+    assert "2 COMPLETE" in summary_table(search.study_)
+
+
+@pytest.mark.parametrize("prune_on, epochs_per_trial", [("epoch", 1), ("fold", 2)])
+def test_pruned_trials_end_pruned_not_failed(tmp_path, faces, prune_on, epochs_per_trial):
+    X, y = faces
+    with pytest.warns(RuntimeWarning, match="no completed trial"):
+        search = _search(tmp_path, n_trials=2, pruner=AlwaysPrune(), prune_on=prune_on,
+                         refit=False).fit(X, y)
+
+    assert trial_counts(search.study_) == {"PRUNED": 2}
+    for trial in search.study_.trials:
+        # Pruned at the first report: after one epoch, or after the first fold's two.
+        assert trial.user_attrs["epochs_trained"] == epochs_per_trial
+        assert list(trial.intermediate_values) == [0]
+
+
+def test_epoch_reports_use_a_unique_step_per_fold_and_epoch(tmp_path, faces):
+    X, y = faces
+    search = _search(tmp_path, n_trials=1, pruner="median").fit(X, y)
+    steps = sorted(search.best_trial_.intermediate_values)
+    assert steps == [0, 1, 2, 3]  # fold 0 epochs 0-1, fold 1 epochs 0-1
+    assert all(0.0 <= v <= 1.0 for v in search.best_trial_.intermediate_values.values())
+
+
+def test_study_resumes_to_the_requested_total(tmp_path, faces):
+    X, y = faces
+    options = dict(pruner=AlwaysPrune(), refit=False, study_name="resumed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        first = _search(tmp_path, n_trials=2, **options).fit(X, y)
+        assert len(_finished(first.study_)) == 2
+        second = _search(tmp_path, n_trials=3, **options).fit(X, y)
+    trials = second.study_.trials
+    assert [t.number for t in trials] == [0, 1, 2]
+    assert len(_finished(second.study_)) == 3
+    # Trial 2 was run by the second call, after the first two.
+    assert trials[2].datetime_start > trials[1].datetime_complete
+
+
+# The test plays the dead worker with study.ask(), which Optuna warns about; and reads the
+# retry link with an API Optuna still calls experimental.
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_dead_workers_trial_is_retried(tmp_path, faces):
+    X, y = faces
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    storage = open_storage(url, heartbeat_interval=1, grace_period=2)
+    study = optuna.create_study(study_name="retry", storage=storage, direction="maximize")
+    dead = study.ask({"dropout": FloatDistribution(0.0, 0.5),
+                      "learning_rate": FloatDistribution(1e-3, 1e-2, log=True)})
+    storage.record_heartbeat(dead._trial_id)  # then its worker "dies": no more heartbeats
+    time.sleep(3)
+
+    search = _search(tmp_path, n_trials=1, storage=storage, study_name="retry",
+                     pruner="none").fit(X, y)
+
+    trials = search.study_.trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert trials[1].params == trials[0].params
+    assert optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(
+        trials[1]) == dead.number
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"dropuot": FloatDistribution(0.0, 0.5)}, r"unknown parameter name\(s\) \['dropuot'\]"),
+    ({}, "non-empty mapping"),
+    ({"dropout": (0.0, 0.5)}, "must be an Optuna distribution"),
+])
+def test_bad_search_space_fails_before_training(tmp_path, faces, space, message):
+    X, y = faces
+    search = FERSearchCV(make_fer_pipeline(**MICRO_CNN), space,
+                         storage=f"sqlite:///{tmp_path / 'study.db'}")
+    with pytest.raises(ValueError, match=message):
+        search.fit(X, y)
+    assert not (tmp_path / "study.db").exists()
+
+
+@pytest.mark.parametrize("n_samples, n_classes, message", [
+    (0, 7, "empty dataset"),
+    (20, 1, "single class"),
+])
+def test_bad_data_fails_before_training(tmp_path, n_samples, n_classes, message):
+    X = np.zeros((n_samples, 48, 48), np.uint8)
+    y = np.zeros(n_samples, int) if n_classes == 1 else np.arange(n_samples) % n_classes
+    with pytest.raises(ValueError, match=message):
+        _search(tmp_path).fit(X, y)
+    assert not (tmp_path / "study.db").exists()
+
+
+def test_class_smaller_than_the_folds_is_reported(tmp_path, faces):
+    X, y = faces
+    y = y.copy()
+    y[0] = 99  # a class with a single sample cannot appear in both of 2 folds
+    with pytest.raises(ValueError, match=r"class\(es\) \[99\] have fewer samples than cv=2"):
+        _search(tmp_path).fit(X, y)
+
+
+def test_unreachable_storage_fails_before_training(faces):
+    X, y = faces
+    url = "postgresql://fer:secret@127.0.0.1:9/fer_optuna"  # port 9 (discard): nothing listens
+    search = FERSearchCV(make_fer_pipeline(**MICRO_CNN), SPACE, storage=url)
+    with pytest.raises(StorageUnavailableError, match=r"fer:\*\*\*@127\.0\.0\.1:9") as error:
+        search.fit(X, y)
+    assert "secret" not in str(error.value)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"pruner": "sometimes"}, "pruner must be one of"),
+    ({"prune_on": "batch"}, "prune_on must be one of"),
+    ({"n_trials": 0}, "n_trials must be a positive int"),
+    ({"subsample": 1.5}, r"subsample must be in \(0, 1\]"),
+])
+def test_bad_options_fail_before_training(tmp_path, faces, options, message):
+    X, y = faces
+    with pytest.raises(ValueError, match=message):
+        _search(tmp_path, **options).fit(X, y)
+    assert not (tmp_path / "study.db").exists()
+
+
+def test_default_space_names_are_classifier_parameters():
+    space = default_search_space(tune_base_filters=True, tune_batch_size=True)
+    assert set(space) == {"depth", "dropout", "l2", "learning_rate", "base_filters",
+                          "batch_size"}
+    assert space["learning_rate"].log and space["l2"].log
+    params = make_fer_pipeline().named_steps["cnn"].get_params()
+    assert set(space) <= set(params)
+
+
+def test_distribution_from_spec():
+    assert distribution_from_spec("depth", {"low": 2, "high": 4}) == IntDistribution(2, 4)
+    assert distribution_from_spec("lr", {"low": 1e-4, "high": 1e-2, "log": True}).log
+    assert distribution_from_spec("units", [32, 64]).choices == (32, 64)
+    with pytest.raises(ValueError, match="needs both 'low' and 'high'"):
+        distribution_from_spec("dropout", {"low": 0.1})
+    with pytest.raises(ValueError, match="unknown keys"):
+        distribution_from_spec("dropout", {"low": 0.1, "hi": 0.2})
+
+
+def test_describe_storage_hides_the_password():
+    assert describe_storage("postgresql://u:pw@db:5432/x") == "postgresql://u:***@db:5432/x"

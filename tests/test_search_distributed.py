@@ -1,0 +1,77 @@
+"""Several worker processes on one study finish exactly the requested trials together."""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+
+from search import StorageUnavailableError, open_storage, trial_counts
+
+ROOT = Path(__file__).resolve().parents[1]
+# .ci/postgres.sh starts this server; elsewhere the PostgreSQL case skips.
+POSTGRES_URL = os.environ.get("FER_OPTUNA_POSTGRES_URL",
+                              "postgresql://fer:fer@127.0.0.1:5432/fer_optuna")
+
+# A worker: the tiny study of test_search.py, every trial pruned after one epoch (fast).
+WORKER = """
+import sys, warnings
+from fer_estimator.pipeline import make_fer_pipeline
+from fer_estimator.synthetic import make_synthetic_faces
+from search import FERSearchCV
+from test_search import MICRO_CNN, SPACE, AlwaysPrune
+
+storage, study_name, n_trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
+X, y = make_synthetic_faces(140, random_state=1)
+warnings.simplefilter("ignore", RuntimeWarning)  # no COMPLETE trial: all are pruned
+FERSearchCV(make_fer_pipeline(**MICRO_CNN), SPACE, n_trials=n_trials, cv=2,
+            pruner=AlwaysPrune(), storage=storage, study_name=study_name,
+            refit=False).fit(X, y)
+"""
+
+
+def _run_workers(storage, study_name, n_trials, n_workers=2):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests"),
+                                           os.environ.get("PYTHONPATH", "")]))
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, storage, study_name,
+                                 str(n_trials)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+               for _ in range(n_workers)]
+    for worker in workers:
+        output, _ = worker.communicate(timeout=600)
+        assert worker.returncode == 0, output[-3000:]
+
+
+def _check_study(storage, study_name, n_trials):
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    counts = trial_counts(study)
+    # Exactly n_trials ran to the end; a trial created after the total was claimed ended
+    # unrun ("surplus"); nothing failed, nothing is left running or waiting.
+    assert counts.pop("PRUNED") == n_trials, counts
+    assert set(counts) <= {"surplus"}, counts
+    workers = {t.user_attrs["worker"] for t in study.trials if "worker" in t.user_attrs}
+    assert len(workers) == 2, f"one worker ran every trial: {workers}"
+
+
+def test_two_workers_share_a_sqlite_study(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    _run_workers(url, "shared", n_trials=6)
+    _check_study(url, "shared", n_trials=6)
+
+
+def test_two_workers_share_a_postgresql_study():
+    try:
+        storage = open_storage(POSTGRES_URL)
+    except StorageUnavailableError as error:
+        pytest.skip(f"no PostgreSQL server reachable at FER_OPTUNA_POSTGRES_URL "
+                    f"(run .ci/postgres.sh to start one): {error}")
+    study_name = f"test-{uuid.uuid4().hex[:8]}"
+    try:
+        _run_workers(POSTGRES_URL, study_name, n_trials=6)
+        _check_study(storage, study_name, n_trials=6)
+    finally:
+        optuna.delete_study(study_name=study_name, storage=storage)
