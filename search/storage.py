@@ -1,6 +1,7 @@
 """Where a study lives: an embedded SQLite file by default, any Optuna RDB URL otherwise."""
 
 import importlib.util
+import time
 import warnings
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 DEFAULT_STUDIES_DIR = "studies"
 DEFAULT_STUDY_DB = "fer-search.db"
@@ -15,6 +17,9 @@ DEFAULT_STUDY_DB = "fer-search.db"
 
 class StorageUnavailableError(RuntimeError):
     """The study storage cannot be opened (server unreachable, bad URL, missing driver)."""
+
+
+_SCHEMA_RACE_ATTEMPTS = 5
 
 
 def default_storage_url(directory=DEFAULT_STUDIES_DIR):
@@ -103,19 +108,29 @@ def open_storage(storage=None, *, heartbeat_interval=60, grace_period=None, max_
             f"postgresql://user:password@host:5432/dbname") from error
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with warnings.catch_warnings():
-            # Heartbeats have been "experimental" since Optuna 2.9; the warning is noise here.
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            return RDBStorage(
-                parsed.render_as_string(hide_password=False),
-                engine_kwargs=_engine_kwargs(parsed),
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                    max_retry=max_retry),
-            )
-    except Exception as error:
-        raise StorageUnavailableError(
-            f"cannot open the Optuna storage {describe_storage(url)}: "
-            f"{type(error).__name__}: {str(error).splitlines()[0]}") from error
+    for attempt in range(_SCHEMA_RACE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                # Heartbeats have been "experimental" since Optuna 2.9; the warning is noise.
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return RDBStorage(
+                    parsed.render_as_string(hide_password=False),
+                    engine_kwargs=_engine_kwargs(parsed),
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=max_retry),
+                )
+        except Exception as error:
+            # Workers started together on a new database race to create its tables and stamp
+            # its schema version: the losers see "already exists" or a duplicate key; by the
+            # time they retry, the tables are there.
+            racing = isinstance(error, DBAPIError) and any(
+                sign in str(error) for sign in ("already exists", "duplicate key",
+                                                "UNIQUE constraint failed"))
+            if racing and attempt + 1 < _SCHEMA_RACE_ATTEMPTS:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise StorageUnavailableError(
+                f"cannot open the Optuna storage {describe_storage(url)}: "
+                f"{type(error).__name__}: {str(error).splitlines()[0]}") from error

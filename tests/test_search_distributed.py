@@ -75,3 +75,26 @@ def test_two_workers_share_a_postgresql_study():
         _check_study(storage, study_name, n_trials=6)
     finally:
         optuna.delete_study(study_name=study_name, storage=storage)
+
+
+OPEN_AT_ONCE = """
+import sys, time
+from search import open_storage
+start_at = float(sys.argv[2])
+time.sleep(max(0.0, start_at - time.time()))  # every process creates the schema at once
+open_storage(sys.argv[1])
+"""
+
+
+def test_workers_opening_a_new_database_together_all_succeed(tmp_path):
+    import time
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    start_at = str(time.time() + 8.0)  # after every interpreter has imported optuna
+    openers = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, url, start_at], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for _ in range(4)]
+    for opener in openers:
+        output, _ = opener.communicate(timeout=120)
+        assert opener.returncode == 0, output[-3000:]
