@@ -1,6 +1,8 @@
 """Pruners selectable by name."""
 
+import numpy as np
 import optuna
+from optuna.trial import TrialState
 
 PRUNERS = ("median", "hyperband", "none")
 
@@ -11,8 +13,9 @@ def make_pruner(pruner, *, n_steps):
     Parameters
     ----------
     pruner : {"median", "hyperband", "none"}, optuna.pruners.BasePruner or None
-        ``"median"``: stop a trial whose best intermediate value is below the median of
-        earlier trials at the same step, after 3 trials and 1 warm-up step.
+        ``"median"``: :class:`SameStepMedianPruner`: stop a trial whose value at its latest
+        step is worse than the median of other trials' values at that step, after 3
+        finished trials and 1 warm-up step.
         ``"hyperband"``: successive halving over budgets from 1 step to ``n_steps``.
         ``"none"`` or None: never prune.
     n_steps : int
@@ -27,9 +30,50 @@ def make_pruner(pruner, *, n_steps):
     if pruner is None or pruner == "none":
         return optuna.pruners.NopPruner()
     if pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        return SameStepMedianPruner(n_startup_trials=3, n_warmup_steps=1)
     if pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_steps, 1),
                                               reduction_factor=3)
     raise ValueError(f"pruner must be one of {PRUNERS}, an optuna.pruners.BasePruner or None, "
                      f"got {pruner!r}")
+
+
+class SameStepMedianPruner(optuna.pruners.BasePruner):
+    """Prune a trial whose latest intermediate value is worse than the median at that step.
+
+    Optuna's ``MedianPruner`` compares a trial's *best* value so far with the others' values
+    at the current step. The search's steps run across folds (``fold * epochs + epoch``) and
+    every fold starts training afresh, so after the first fold a trial's best value is its
+    first fold's last epoch, above any trial's early epochs in the next fold: that pruner
+    could then never prune, and only the first fold was ever pruned. Comparing the value at a
+    step with the values of other trials at the same step (same fold, same epoch) compares
+    like with like in every fold.
+
+    Parameters
+    ----------
+    n_startup_trials : int, default=3
+        No pruning until this many trials have completed.
+    n_warmup_steps : int, default=1
+        No pruning before this step of a trial.
+    """
+
+    def __init__(self, n_startup_trials=3, n_warmup_steps=1):
+        self.n_startup_trials = n_startup_trials
+        self.n_warmup_steps = n_warmup_steps
+
+    def prune(self, study, trial):
+        step = trial.last_step
+        if step is None or step < self.n_warmup_steps:
+            return False
+        finished = study.get_trials(deepcopy=False,
+                                    states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if sum(t.state == TrialState.COMPLETE for t in finished) < self.n_startup_trials:
+            return False
+        others = [t.intermediate_values[step] for t in finished
+                  if step in t.intermediate_values]
+        if not others:
+            return False
+        value, median = trial.intermediate_values[step], float(np.nanmedian(others))
+        if study.direction == optuna.study.StudyDirection.MAXIMIZE:
+            return value < median
+        return value > median

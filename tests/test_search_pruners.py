@@ -1,0 +1,53 @@
+"""The same-step median pruner compares a trial with the others at the same fold and epoch."""
+
+import optuna
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from search.pruners import SameStepMedianPruner, make_pruner
+
+
+def _study_with(curves, direction="maximize"):
+    study = optuna.create_study(direction=direction)
+    for curve in curves:
+        study.add_trial(create_trial(
+            params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)},
+            value=curve[-1], intermediate_values=dict(enumerate(curve))))
+    return study
+
+
+def _running(values):
+    return create_trial(state=TrialState.RUNNING, params={"x": 0.5},
+                        distributions={"x": FloatDistribution(0, 1)},
+                        intermediate_values=dict(enumerate(values)))
+
+
+# Three completed trials, two folds of two epochs each: steps 0-1 are fold 0, 2-3 fold 1.
+FINISHED = [[0.30, 0.50, 0.30, 0.50], [0.32, 0.52, 0.32, 0.52], [0.34, 0.54, 0.34, 0.54]]
+
+
+def test_prunes_a_trial_behind_the_others_early_in_a_later_fold():
+    study = _study_with(FINISHED)
+    # Its first fold ended well (0.60), but at step 2 it trails the median (0.32). Optuna's
+    # MedianPruner compares its best value so far (0.60) and would let it run on.
+    behind = _running([0.40, 0.60, 0.20])
+    assert SameStepMedianPruner().prune(study, behind)
+    assert not optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1).prune(
+        study, behind)
+
+
+def test_keeps_a_trial_at_or_above_the_median_and_respects_warm_up_and_start_up():
+    study = _study_with(FINISHED)
+    assert not SameStepMedianPruner().prune(study, _running([0.40, 0.52, 0.33]))
+    assert not SameStepMedianPruner(n_warmup_steps=3).prune(study, _running([0.1, 0.1, 0.1]))
+    assert not SameStepMedianPruner(n_startup_trials=4).prune(study, _running([0.1, 0.1, 0.1]))
+
+
+def test_minimising_studies_prune_values_above_the_median():
+    study = _study_with([[1.0, 0.8], [1.1, 0.7], [0.9, 0.9]], direction="minimize")
+    assert SameStepMedianPruner().prune(study, _running([1.0, 0.95]))
+    assert not SameStepMedianPruner().prune(study, _running([1.0, 0.75]))
+
+
+def test_median_by_name_is_the_same_step_pruner():
+    assert isinstance(make_pruner("median", n_steps=6), SameStepMedianPruner)

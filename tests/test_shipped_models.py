@@ -1,0 +1,64 @@
+"""The models shipped in models/: they load in a fresh process and predict sensibly."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import FER2013_CSV, require_shared
+from fer_estimator import EMOTIONS, EMOTIONS_6, load_fer2013
+from fer_estimator._paths import MODELS_DIR
+from fer_estimator.persistence import load_joblib
+
+SHIPPED = {"fer2013-7class.joblib": EMOTIONS, "fer2013-6class.joblib": EMOTIONS_6}
+# A guard against a broken or mis-shipped model, not the accuracy target (see models/README.md).
+MIN_PUBLICTEST_ACCURACY = 0.55
+
+
+@pytest.mark.parametrize("name, classes", SHIPPED.items())
+def test_shipped_model_loads_in_a_fresh_process(name, classes, tmp_path):
+    faces = np.random.default_rng(0).integers(0, 256, size=(3, 48, 48), dtype=np.uint8)
+    np.save(tmp_path / "faces.npy", faces)
+    code = textwrap.dedent(f"""
+        import json, numpy as np
+        from fer_estimator.persistence import load_joblib
+        model = load_joblib({str(MODELS_DIR / name)!r})
+        proba = model.predict_proba(np.load({str(tmp_path / "faces.npy")!r}))
+        print(json.dumps({{"classes": [str(c) for c in model.classes_],
+                          "shape": list(proba.shape), "sums": proba.sum(axis=1).tolist()}}))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert sorted(answer["classes"]) == sorted(classes)
+    assert answer["shape"] == [3, len(classes)]
+    np.testing.assert_allclose(answer["sums"], 1.0, rtol=1e-5)
+
+
+def test_fer2013_rows_round_trip_through_the_shipped_pipeline(tmp_path):
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(4, 48, 48), dtype=np.uint8)
+    path = tmp_path / "rows.csv"
+    pd.DataFrame({"emotion": [0, 3, 4, 6],
+                  "pixels": [" ".join(map(str, image.ravel())) for image in images],
+                  "Usage": "PublicTest"}).to_csv(path, index=False)
+    strings, _ = load_fer2013(path, pixels="strings", return_X_y=True, cache=False)
+    model = load_joblib(MODELS_DIR / "fer2013-7class.joblib")
+    from_strings = model.predict_proba(strings)
+    np.testing.assert_allclose(from_strings, model.predict_proba(images), rtol=1e-5, atol=1e-6)
+    assert set(model.predict(strings)) <= set(EMOTIONS)
+
+
+@pytest.mark.shared_data
+def test_seven_class_model_on_publictest_rows(tmp_path):
+    X, codes = load_fer2013(require_shared(FER2013_CSV), usage="PublicTest", return_X_y=True,
+                            cache_dir=tmp_path)
+    model = load_joblib(MODELS_DIR / "fer2013-7class.joblib")
+    accuracy = model.score(X[:1000], np.array(EMOTIONS)[codes[:1000]])
+    assert accuracy >= MIN_PUBLICTEST_ACCURACY
