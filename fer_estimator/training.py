@@ -10,6 +10,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from ._versions import current_versions
@@ -74,16 +75,30 @@ def fit_resumable(pipeline, X, y, checkpoint_dir=None):
     the last finished epoch; the per-epoch metrics accumulate in ``history.csv`` there. Early
     stopping starts its patience afresh after a resume.
     """
-    callbacks = []
-    if checkpoint_dir is not None:
-        checkpoint_dir = Path(checkpoint_dir)
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        callbacks = [
-            keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup"),
-                                             double_checkpoint=True),
-            keras.callbacks.CSVLogger(str(checkpoint_dir / "history.csv"), append=True),
-        ]
-    return pipeline.fit(X, y, cnn__callbacks=callbacks)
+    if checkpoint_dir is None:
+        return pipeline.fit(X, y)
+    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    log = checkpoint_dir / "history.csv"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup"), double_checkpoint=True),
+        keras.callbacks.CSVLogger(str(log), append=True),
+    ]
+    pipeline.fit(X, y, cnn__callbacks=callbacks)
+    # After a resume, the classifier saw only the epochs since; the log holds them all.
+    pipeline.steps[-1][1].history_ = history_from_log(log)
+    return pipeline
+
+
+def history_from_log(path):
+    """Per-epoch metrics of the latest run in a ``keras.callbacks.CSVLogger`` file.
+
+    A resumed run continues the epoch numbers; a new run starts again at epoch 0, so the
+    latest run is everything from the last epoch-0 row on.
+    """
+    log = pd.read_csv(path)
+    latest = log.iloc[np.flatnonzero(log["epoch"].to_numpy() == 0)[-1]:]
+    return {column: latest[column].tolist() for column in latest.columns if column != "epoch"}
 
 
 def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_params=None,

@@ -65,3 +65,31 @@ def test_evaluate_names_a_missing_model(fer_csv, tmp_path, capsys):
 def test_train_rejects_a_malformed_param():
     with pytest.raises(SystemExit):
         main(["train", "--param", "no-equals-sign"])
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path):
+    """A fit interrupted after an epoch continues from there, and history_ holds every epoch."""
+    import keras
+    import numpy as np
+
+    from conftest import TINY_CNN
+    from fer_estimator.pipeline import make_fer_pipeline
+    from fer_estimator.training import fit_resumable
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt  # as if the process were killed after epoch 1 was saved
+
+    X, y = make_synthetic_faces(140, random_state=2)
+    params = {**TINY_CNN, "epochs": 3}
+    interrupted = make_fer_pipeline(**params)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(X, y, cnn__callbacks=[
+            keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), double_checkpoint=True),
+            keras.callbacks.CSVLogger(str(tmp_path / "history.csv"), append=True),
+            StopAfterFirstEpoch()])
+    resumed = fit_resumable(make_fer_pipeline(**params), X, y, checkpoint_dir=tmp_path)
+    epochs = np.genfromtxt(tmp_path / "history.csv", delimiter=",", names=True)["epoch"]
+    assert epochs.tolist() == [0, 1, 2]  # epoch 0 was not trained again
+    assert len(resumed.named_steps["cnn"].history_["loss"]) == 3
+    assert not (tmp_path / "backup").exists()  # a finished fit removes its checkpoint
