@@ -140,6 +140,7 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
     started = time.perf_counter()
     fit_resumable(pipeline, X_train, y_train, checkpoint_dir)
     train_seconds = time.perf_counter() - started
+    pipeline.set_params(cnn__verbose=0)  # a saved model predicts quietly, whatever training printed
     scores = evaluate(pipeline, X_test, y_test, progress=False)
     log(f"test accuracy {scores['accuracy']:.4f} (with flip TTA {scores['accuracy_tta']:.4f}) "
         f"after {len(pipeline.named_steps['cnn'].history_['loss'])} epochs, "

@@ -51,7 +51,8 @@ def six_class_from_seven(pipeline):
     outputs = merging(seven.model_.output)
     merging.set_weights([merge])
     network = keras.Model(seven.model_.inputs, outputs, name=f"{seven.model_.name}_6class")
-    network.compile(optimizer=six.model_.optimizer, loss=six.model_.loss, metrics=["accuracy"])
+    # Left uncompiled: the variant only predicts (an optimizer that never trained would be
+    # saved unbuilt and warned about on every load); fitting it again compiles it.
     six.model_ = network
     six.history_ = seven.history_
     return Pipeline([*copy.deepcopy(preprocessing), (name, six)])
