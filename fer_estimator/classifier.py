@@ -7,7 +7,6 @@ from scikeras.utils.transformers import ClassifierLabelEncoder
 from scikeras.wrappers import KerasClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils import check_random_state
 from sklearn.utils._tags import ClassifierTags
 
 from ._versions import check_saved_versions, current_versions
@@ -192,8 +191,15 @@ class FERClassifier(KerasClassifier):
         return super()._initialize(X, y)
 
     def _seed(self):
+        """The integer seed of ``random_state``, the same at every call of one fit.
+
+        A RandomState is read from a copy, so the user's generator is neither advanced nor
+        gives the weights and the validation split different seeds.
+        """
         if isinstance(self.random_state, np.random.RandomState):
-            return int(check_random_state(self.random_state).randint(2**31 - 1))
+            copy = np.random.RandomState()
+            copy.set_state(self.random_state.get_state())
+            return int(copy.randint(2**31 - 1))
         return int(self.random_state)
 
     def _initialize_callbacks(self):

@@ -7,7 +7,6 @@ Rows are counted from 0 after the header line in every error message, so row ``i
 import hashlib
 import os
 import re
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -17,6 +16,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from .labels import class_names, merge_disgust_into_angry
+from .persistence import write_atomically
 
 IMAGE_SIZE = 48
 REQUIRED_COLUMNS = ("emotion", "pixels", "Usage")
@@ -294,15 +294,12 @@ def _read_cache(cache_file, key):
 
 
 def _write_cache(cache_file, key, emotion, images, usages):
-    """Write atomically (temp file in the same folder, then os.replace); a failure only warns."""
-    temp_name = None
+    """Write the parsed arrays atomically; a failure only warns (the load itself succeeded)."""
+    def write(temp_path):
+        with open(temp_path, "wb") as file:  # a file object: np.savez would append ".npz" to a name
+            np.savez(file, key=np.array(key), emotion=emotion, images=images, usage=usages)
+
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache_file.parent, suffix=".tmp", delete=False) as temp:
-            temp_name = temp.name
-            np.savez(temp, key=np.array(key), emotion=emotion, images=images, usage=usages)
-        os.replace(temp_name, cache_file)
+        write_atomically(cache_file, write)
     except OSError as error:
-        if temp_name is not None and os.path.exists(temp_name):
-            os.unlink(temp_name)
         warnings.warn(f"could not write the FER2013 cache {cache_file}: {error}", RuntimeWarning, stacklevel=3)

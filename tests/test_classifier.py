@@ -196,3 +196,14 @@ def test_small_and_large_batches_predict_the_same(fitted, scaled_images):
     small = np.concatenate([fitted.predict_proba(X[start:start + 100])
                             for start in range(0, 300, 100)])  # one direct call each
     np.testing.assert_allclose(small, large, rtol=1e-4, atol=1e-6)
+
+
+def test_random_state_instance_is_not_advanced_and_reproduces(scaled_images):
+    X, y = scaled_images
+    generator = np.random.RandomState(3)
+    before = generator.get_state()[1].copy()
+    params = {**TINY_CNN, "epochs": 1, "validation_fraction": 0.2, "random_state": generator}
+    first = FERClassifier(**params).fit(X[:150], y[:150]).predict_proba(X[600:605])
+    np.testing.assert_array_equal(generator.get_state()[1], before)
+    second = FERClassifier(**params).fit(X[:150], y[:150]).predict_proba(X[600:605])
+    np.testing.assert_allclose(first, second, rtol=1e-5, atol=1e-6)
