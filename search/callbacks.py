@@ -67,21 +67,26 @@ class TrialEpochCallback(keras.callbacks.Callback):
     tally : collections.Counter or None
         Shared by all folds of a trial: ``tally["epochs"]`` counts every epoch trained,
         including those of a fold that is pruned.
+    last_step : int or None
+        The trial's final step (last fold, last epoch). It is reported but never pruned: the
+        whole trial is trained by then, so pruning would save nothing and lose its score.
     """
 
-    def __init__(self, trial, first_step=0, held_out=None, fold=0, tally=None):
+    def __init__(self, trial, first_step=0, held_out=None, fold=0, tally=None, last_step=None):
         super().__init__()
         self.trial = trial
         self.first_step = first_step
         self.held_out = held_out
         self.fold = fold
         self.tally = tally
+        self.last_step = last_step
 
     def on_epoch_end(self, epoch, logs=None):
         if self.tally is not None:
             self.tally["epochs"] += 1
         if self.held_out is None:
             return
-        self.trial.report(self.held_out(self.model), self.first_step + epoch)
-        if self.trial.should_prune():
+        step = self.first_step + epoch
+        self.trial.report(self.held_out(self.model), step)
+        if step != self.last_step and self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned in fold {self.fold} after epoch {epoch + 1}")

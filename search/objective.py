@@ -39,7 +39,8 @@ class CrossValidationObjective:
     fold only (no leakage). Intermediate values for pruning are, with
     ``prune_on="epoch"``, the held-out fold's accuracy after each epoch at step
     ``fold * epochs + epoch``; with ``prune_on="fold"``, the running mean of the fold
-    scores at step ``fold``. Keras state is cleared after every fold.
+    scores at step ``fold``. The final step is reported but never pruned: the trial is fully
+    trained by then. Keras state is cleared after every fold.
 
     Parameters
     ----------
@@ -83,7 +84,8 @@ class CrossValidationObjective:
                 trial.set_user_attr(f"split{fold}_test_score", score)
                 if self.prune_on == "fold":
                     trial.report(float(np.mean(scores)), fold)
-                    if trial.should_prune():
+                    # After the last fold the trial is paid for: keep its score.
+                    if fold < len(self.splits) - 1 and trial.should_prune():
                         raise optuna.TrialPruned(f"pruned after fold {fold}: running mean "
                                                  f"{np.mean(scores):.4f}")
         finally:
@@ -99,7 +101,8 @@ class CrossValidationObjective:
         held_out = None
         if self.prune_on == "epoch":
             held_out = HeldOutAccuracy(estimator, X_test, y_test, np.unique(y_train))
-        reporter = TrialEpochCallback(trial, fold * epochs, held_out, fold, tally)
+        reporter = TrialEpochCallback(trial, fold * epochs, held_out, fold, tally,
+                                      last_step=len(self.splits) * epochs - 1)
         callbacks = final_step(estimator).get_params().get("callbacks") or []
         estimator.set_params(**{_param_prefix(estimator) + "callbacks": [*callbacks, reporter]})
         try:

@@ -70,6 +70,15 @@ def epochs_trained(study):
                for trial in study.get_trials(deepcopy=False, states=FINISHED_STATES))
 
 
+def trials_time(study):
+    """Seconds all finished trials of the study took together, summed over runs and workers.
+
+    Unlike a run's wall time, it covers every run of a resumed study.
+    """
+    return sum(_seconds(trial)
+               for trial in study.get_trials(deepcopy=False, states=FINISHED_STATES))
+
+
 def summary_table(study, top=10):
     """Return a text table of the ``top`` best finished trials, best first.
 
@@ -122,7 +131,8 @@ def build_report(search, *, storage, wall_time_s, test_accuracy=None, extra=None
     storage : str
         Storage description with the password hidden (see ``describe_storage``).
     wall_time_s : float
-        Seconds the whole run took.
+        Seconds this run took (a resumed study's earlier runs not counted: see
+        ``trials_time_s`` in the report).
     test_accuracy : float or None, default=None
         Accuracy of ``best_estimator_`` on the held-out split.
     extra : dict or None
@@ -143,6 +153,7 @@ def build_report(search, *, storage, wall_time_s, test_accuracy=None, extra=None
         "test_accuracy": test_accuracy,
         "trial_counts": trial_counts(study),
         "epochs_trained": epochs_trained(study),
+        "trials_time_s": round(trials_time(study), 1),
         "wall_time_s": round(wall_time_s, 1),
         "refit_time_s": round(getattr(search, "refit_time_", 0.0), 1),
         **device_summary(),

@@ -78,6 +78,29 @@ def test_pruned_trials_end_pruned_not_failed(tmp_path, faces, prune_on, epochs_p
         assert list(trial.intermediate_values) == [0]
 
 
+class PruneAtStep(optuna.pruners.BasePruner):
+    """Prunes every trial that reports at ``step`` or later."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def prune(self, study, trial):
+        return trial.last_step >= self.step
+
+
+@pytest.mark.parametrize("prune_on, final_step", [("epoch", 3), ("fold", 1)])
+def test_a_fully_trained_trial_is_not_pruned_at_its_final_step(tmp_path, faces, prune_on,
+                                                                final_step):
+    X, y = faces
+    search = _search(tmp_path, n_trials=1, pruner=PruneAtStep(final_step), prune_on=prune_on,
+                     refit=False).fit(X, y)
+
+    trial = search.study_.trials[0]
+    assert trial.state == TrialState.COMPLETE
+    assert max(trial.intermediate_values) == final_step
+    assert trial.user_attrs["epochs_trained"] == 2 * MICRO_CNN["epochs"]
+
+
 def test_epoch_reports_use_a_unique_step_per_fold_and_epoch(tmp_path, faces):
     X, y = faces
     search = _search(tmp_path, n_trials=1, pruner="median").fit(X, y)
