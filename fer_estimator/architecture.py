@@ -17,7 +17,7 @@ _BN_MOMENTUM = 0.9
 
 def build_vgg_cnn(input_shape, n_classes, *, depth=4, base_filters=64, max_filters=512,
                   dropout=0.25, l2=1e-4, dense_units=(512, 256, 128), horizontal_flip=True,
-                  shift_range=0.1, zoom_range=0.1, rotation_range=0.0):
+                  shift_range=0.1, zoom_range=0.1):
     """Build (uncompiled) the VGG-like FER CNN.
 
     Parameters
@@ -44,8 +44,6 @@ def build_vgg_cnn(input_shape, n_classes, *, depth=4, base_filters=64, max_filte
         Largest random translation, as a fraction of the image side.
     zoom_range : float, default=0.1
         Largest random zoom in or out, as a fraction.
-    rotation_range : float, default=0.0
-        Largest random rotation, as a fraction of a full turn.
 
     Returns
     -------
@@ -61,8 +59,6 @@ def build_vgg_cnn(input_shape, n_classes, *, depth=4, base_filters=64, max_filte
     x = inputs
     if horizontal_flip:
         x = layers.RandomFlip("horizontal", name="augment_flip")(x)
-    if rotation_range:
-        x = layers.RandomRotation(rotation_range, fill_mode="nearest", name="augment_rotate")(x)
     if shift_range:
         x = layers.RandomTranslation(shift_range, shift_range, fill_mode="nearest",
                                      name="augment_shift")(x)

@@ -14,7 +14,13 @@ from .architecture import build_vgg_cnn
 
 
 # Batches up to this size are predicted in one direct call instead of through Model.predict.
-_SINGLE_CALL_BATCH = 256
+SINGLE_CALL_BATCH = 256
+
+
+def mirror_images(X):
+    """Mirror a batch of images (n, height, width[, channels]) left to right: the flip of
+    test-time augmentation."""
+    return np.asarray(X)[:, :, ::-1]
 
 
 class _OneHotLabelEncoder(ClassifierLabelEncoder):
@@ -205,14 +211,18 @@ class FERClassifier(KerasClassifier):
     def _initialize_callbacks(self):
         super()._initialize_callbacks()
         monitor = "val_loss" if self.validation_fraction else "loss"
+        schedule = []
         if self.early_stopping_patience is not None:
-            self._fit_callbacks.append(keras.callbacks.EarlyStopping(
+            schedule.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=self.early_stopping_patience,
                 restore_best_weights=True))
         if self.reduce_lr_patience is not None:
-            self._fit_callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            schedule.append(keras.callbacks.ReduceLROnPlateau(
                 monitor=monitor, factor=self.reduce_lr_factor,
                 patience=self.reduce_lr_patience))
+        # The estimator's own schedule runs first at every epoch end, so the callbacks a user
+        # passes see that epoch's outcome (early stopping's decision to stop, a reduced rate).
+        self._fit_callbacks = schedule + self._fit_callbacks
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch,
                          **kwargs):
@@ -248,12 +258,12 @@ class FERClassifier(KerasClassifier):
     def _predict_raw(self, X, **kwargs):
         if self.tta:
             X = np.asarray(X)
-            both = self._network_proba(np.concatenate([X, X[:, :, ::-1]]), **kwargs)
+            both = self._network_proba(np.concatenate([X, mirror_images(X)]), **kwargs)
             return (both[:len(X)] + both[len(X):]) / 2.0
         return self._network_proba(X, **kwargs)
 
     def _network_proba(self, X, **kwargs):
-        if kwargs or not self.initialized_ or len(X) > _SINGLE_CALL_BATCH:
+        if kwargs or not self.initialized_ or len(X) > SINGLE_CALL_BATCH:
             return super()._predict_raw(X, **kwargs)
         # keras' Model.predict sets up a data pipeline on every call (~150 ms on a CPU), which
         # dominates small batches such as the faces of one photo; one direct call avoids it.

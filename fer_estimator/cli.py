@@ -19,7 +19,7 @@ from ._paths import DEFAULT_MODEL_PATH
 from .data import load_fer2013
 from .evaluation import evaluate, format_report, save_figures
 from .faces import FacePipeline, FaceResults
-from .faces.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video_path, iter_images, write_image
+from .faces.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video_path, write_image
 from .labels import class_names
 from .persistence import dump_json, load_joblib, write_atomically
 from .training import train_and_save
@@ -80,13 +80,12 @@ def run_predict(args):
     results = []
     for source in tqdm(sources, desc="predict", unit="file", disable=len(sources) < 2 or None):
         try:
-            for image, frame, bgr in _read_source(source, args.frame_stride):
-                [faces] = pipeline.predict(bgr)
-                faces = replace(faces, image=image, frame=frame)
+            for faces, bgr in _predict_source(pipeline, source, args.frame_stride):
                 results.append(faces)
                 tqdm.write(_summary(faces))
                 if args.out is not None:
-                    target = args.out if single_out else args.out / _annotated_name(image, frame)
+                    target = (args.out if single_out
+                              else args.out / _annotated_name(faces.image, faces.frame))
                     write_image(target, pipeline.annotate(bgr, faces))
         except (OSError, ValueError) as error:
             reason = str(error) if str(source) in str(error) else f"{source}: {error}"
@@ -125,10 +124,12 @@ def _expand_inputs(inputs):
     return sources, skipped
 
 
-def _read_source(source, frame_stride):
-    if source == DEMO_NAME:
-        return [(DEMO_NAME, None, _demo_image())]
-    return iter_images(source, frame_stride=frame_stride)
+def _predict_source(pipeline, source, frame_stride):
+    """``(ImageFaces, bgr)`` for every image or used frame of one input."""
+    if source != DEMO_NAME:
+        return pipeline.iter_predict(source, frame_stride=frame_stride, return_images=True)
+    [(faces, bgr)] = pipeline.iter_predict(_demo_image(), rgb=True, return_images=True)
+    return [(replace(faces, image=DEMO_NAME), bgr)]
 
 
 def _demo_image():
@@ -136,7 +137,7 @@ def _demo_image():
         from skimage.data import astronaut  # only --demo needs scikit-image
     except ImportError:
         raise CommandError("--demo needs scikit-image: pip install scikit-image") from None
-    return astronaut()[:, :, ::-1].copy()  # RGB -> BGR
+    return astronaut()  # RGB
 
 
 def _annotated_name(image, frame):

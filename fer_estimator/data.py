@@ -30,6 +30,12 @@ _ASCII_ZERO, _ASCII_SPACE = ord("0"), ord(" ")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
+def check_image_size(image_size):
+    """Raise a ValueError unless ``image_size`` (the side of a square image) is a positive int."""
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+
+
 def parse_pixel_strings(strings, image_size=IMAGE_SIZE):
     """Parse FER2013 pixel strings (space-separated grey levels) into uint8 images.
 
@@ -57,8 +63,7 @@ def parse_pixel_strings(strings, image_size=IMAGE_SIZE):
     digits and spaces, or fails a check, is parsed again row by row in Python, which accepts
     other whitespace, signs and leading zeros, and reports the first bad row.
     """
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
-        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    check_image_size(image_size)
     rows = strings.to_numpy(dtype=object) if isinstance(strings, pd.Series) else np.asarray(strings, dtype=object)
     if rows.ndim != 1:
         raise ValueError(f"expected a 1-D sequence of pixel strings, got an array of shape {rows.shape}")

@@ -2,19 +2,17 @@
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, classification_report,
+                             confusion_matrix)
+from tqdm import tqdm
 
-matplotlib.use("Agg")  # figures go to files; never needs a display
+from .classifier import SINGLE_CALL_BATCH, mirror_images
+from .persistence import write_atomically
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score,  # noqa: E402
-                             classification_report, confusion_matrix)
-from tqdm import tqdm  # noqa: E402
-
-from .persistence import write_atomically  # noqa: E402
-
-_PREDICT_CHUNK = 512  # images per predict call: large enough to batch, small enough to show progress
+# Images per predict call: one direct network call each, and steps for the progress bar.
+_PREDICT_CHUNK = SINGLE_CALL_BATCH
 
 
 def predict_proba_with_progress(model, X, *, progress=True, description="predicting"):
@@ -74,7 +72,7 @@ def evaluate(model, X, y, *, progress=True):
         }
         if offers_tta:
             # FERClassifier's TTA is the mean of an image's and its mirror image's probabilities.
-            mirrored = predict_proba_with_progress(classifier, np.asarray(images)[:, :, ::-1],
+            mirrored = predict_proba_with_progress(classifier, mirror_images(images),
                                                    progress=progress,
                                                    description="predicting, mirrored")
             with_tta = classes[(proba + mirrored).argmax(axis=1)]
@@ -93,7 +91,6 @@ def _save_figure(figure, path):
     path = Path(path)
     write_atomically(path, lambda tmp: figure.savefig(tmp, format=path.suffix.lstrip(".") or "png",
                                                       dpi=120, bbox_inches="tight"))
-    plt.close(figure)
     return path
 
 
@@ -101,17 +98,21 @@ def plot_confusion_matrix(report, path, *, title="Confusion matrix (row-normalis
     """Save the row-normalised confusion matrix of :func:`evaluate`'s report as a heatmap."""
     counts = np.asarray(report["confusion_matrix"], dtype=float)
     normalised = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    figure, axes = plt.subplots(figsize=(7, 6))
+    # A bare Figure, not pyplot: importing this module must not change the user's backend.
+    figure = Figure(figsize=(7, 6))
+    axes = figure.subplots()
     ConfusionMatrixDisplay(normalised, display_labels=report["classes"]).plot(
         ax=axes, cmap="Blues", values_format=".2f", colorbar=True)
     axes.set_title(f"{title}\naccuracy {report['accuracy']:.3f} on {report['n_samples']} images")
-    plt.setp(axes.get_xticklabels(), rotation=45, ha="right")
+    for label in axes.get_xticklabels():
+        label.set(rotation=45, ha="right")
     return _save_figure(figure, path)
 
 
 def plot_training_curves(history, path):
     """Save loss and accuracy per epoch (training and validation) from a ``history_`` dict."""
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4))
+    figure = Figure(figsize=(11, 4))
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
     for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
         for prefix, label in (("", "training"), ("val_", "validation")):
             values = history.get(prefix + metric)
@@ -125,7 +126,7 @@ def plot_training_curves(history, path):
     return _save_figure(figure, path)
 
 
-def save_figures(model, report, out_dir, *, prefix=""):
+def save_figures(model, report, out_dir):
     """Save the confusion matrix and, when the model kept them, its training curves.
 
     Returns
@@ -134,10 +135,10 @@ def save_figures(model, report, out_dir, *, prefix=""):
         The files written.
     """
     out_dir = Path(out_dir)
-    written = [plot_confusion_matrix(report, out_dir / f"{prefix}confusion_matrix.png")]
+    written = [plot_confusion_matrix(report, out_dir / "confusion_matrix.png")]
     history = getattr(_split_model(model)[1], "history_", None)
     if history:
-        written.append(plot_training_curves(history, out_dir / f"{prefix}training_curves.png"))
+        written.append(plot_training_curves(history, out_dir / "training_curves.png"))
     return written
 
 

@@ -55,20 +55,18 @@ def dump_json(obj, path):
     return write_atomically(path, write)
 
 
-def load_joblib(path, *, what="model"):
+def load_joblib(path):
     """Load a joblib file, naming the path in the error when it is missing or unreadable.
 
     Parameters
     ----------
     path : str or path-like
         The joblib file.
-    what : str, default="model"
-        What the file should hold, for the error messages.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no {what} file at {path}")
+        raise FileNotFoundError(f"no model file at {path}")
     try:
         return joblib.load(path)
     except Exception as error:
-        raise ValueError(f"{path} is not a readable joblib {what} file: {error}") from error
+        raise ValueError(f"{path} is not a readable joblib model file: {error}") from error

@@ -50,8 +50,8 @@ def _draw_template(class_code):
     return cv2.resize(img, (48, 48), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def make_synthetic_faces(n_samples=700, *, n_classes=7, image_size=48, noise=12.0,
-                         max_shift=3, random_state=None):
+def make_synthetic_faces(n_samples=700, *, n_classes=7, noise=12.0, max_shift=3,
+                         random_state=None):
     """Generate labelled synthetic 48×48 gray faces with one cartoon expression per class.
 
     Parameters
@@ -60,8 +60,6 @@ def make_synthetic_faces(n_samples=700, *, n_classes=7, image_size=48, noise=12.
         Number of images; classes are balanced up to rounding.
     n_classes : int, default=7
         Number of classes, 2 to 7; class ``k`` uses the expression of FER2013 label ``k``.
-    image_size : int, default=48
-        Side of the square output images (resized from 48×48 when different).
     noise : float, default=12.0
         Standard deviation of the Gaussian pixel noise, on the 0–255 scale.
     max_shift : int, default=3
@@ -71,7 +69,7 @@ def make_synthetic_faces(n_samples=700, *, n_classes=7, image_size=48, noise=12.
 
     Returns
     -------
-    X : ndarray of shape (n_samples, image_size, image_size), dtype uint8
+    X : ndarray of shape (n_samples, 48, 48), dtype uint8
         The images.
     y : ndarray of shape (n_samples,), dtype int64
         Class codes, ``0`` to ``n_classes - 1`` (names in ``labels.EMOTIONS``).
@@ -96,8 +94,4 @@ def make_synthetic_faces(n_samples=700, *, n_classes=7, image_size=48, noise=12.
     brightness = rng.uniform(-30, 30, size=(n_samples, 1, 1))
     images = (images - 100.0) * contrast + 100.0 + brightness
     images += rng.normal(0.0, noise, size=images.shape)
-    X = np.clip(np.rint(images), 0, 255).astype(np.uint8)
-    if image_size != 48:
-        X = np.stack([cv2.resize(img, (image_size, image_size), interpolation=cv2.INTER_AREA)
-                      for img in X])
-    return X, y
+    return np.clip(np.rint(images), 0, 255).astype(np.uint8), y

@@ -8,7 +8,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .data import IMAGE_SIZE, parse_pixel_strings
+from .data import IMAGE_SIZE, check_image_size, parse_pixel_strings
 
 NORMALIZATIONS = ("scale", "standardize", "per_image")
 # ITU-R BT.601 luma weights, the ones cv2.COLOR_RGB2GRAY uses.
@@ -146,8 +146,7 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
     def _grey_images(self, X):
         """X as float32 grey images of shape (n, image_size, image_size) on the 0-255 scale."""
         size = self.image_size
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-            raise ValueError(f"image_size must be a positive integer, got {size!r}")
+        check_image_size(size)
         if isinstance(X, pd.DataFrame):
             if "pixels" not in X.columns:
                 raise ValueError(f"a DataFrame X needs a 'pixels' column; it has {list(X.columns)}")

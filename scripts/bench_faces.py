@@ -17,16 +17,15 @@ import time
 from pathlib import Path
 
 import cv2
-import joblib
 import numpy as np
 
-from fer_estimator._paths import DEFAULT_MODEL_PATH, PROJECT_ROOT
+from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_DIR
 from fer_estimator.faces import FacePipeline
-from fer_estimator.faces.media import read_image
+from fer_estimator.faces.media import read_image, to_bgr
+from fer_estimator.persistence import load_joblib
 
-SHARED = PROJECT_ROOT.parent / "shared"
-GROUP_PHOTO = SHARED / "data" / "photos" / "group_selfie.jpg"
-YUNET_MODEL = max((SHARED / "models").glob("face_detection_yunet*.onnx"), default=None)
+GROUP_PHOTO = SHARED_DIR / "data" / "photos" / "group_selfie.jpg"
+YUNET_MODEL = max((SHARED_DIR / "models").glob("face_detection_yunet*.onnx"), default=None)
 
 
 class TimedClassifier:
@@ -66,7 +65,7 @@ def reference_model(path):
     """The shipped (or given) model, else the reference CNN fitted 1 epoch on synthetic faces."""
     if path is not None and Path(path).is_file():
         print(f"model: {path}")
-        return joblib.load(path)
+        return load_joblib(path)
     from fer_estimator.pipeline import make_fer_pipeline
     from fer_estimator.synthetic import make_synthetic_faces
 
@@ -99,7 +98,7 @@ def main():
 
     from skimage.data import astronaut
 
-    frame = cv2.resize(astronaut()[:, :, ::-1], (640, 480), interpolation=cv2.INTER_AREA)
+    frame = cv2.resize(to_bgr(astronaut(), rgb=True), (640, 480), interpolation=cv2.INTER_AREA)
     images = {"frame 640x480": frame}
     if GROUP_PHOTO.is_file():
         images["group 2048x1536"] = read_image(GROUP_PHOTO)

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_estimator._paths import PROJECT_ROOT
+from fer_estimator._paths import SHARED_FER2013_CSV
 from fer_estimator.data import load_fer2013
 
-DEFAULT_CSV = PROJECT_ROOT.parent / "shared" / "data" / "fer2013.csv.gz"
 
 
 def load_like_seed_notebook(path):
@@ -37,7 +36,7 @@ def timed(load):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--path", type=Path, default=DEFAULT_CSV, help="FER2013 CSV (default: %(default)s)")
+    parser.add_argument("--path", type=Path, default=SHARED_FER2013_CSV, help="FER2013 CSV (default: %(default)s)")
     args = parser.parse_args(argv)
 
     seed_s, (seed_X, seed_y) = timed(lambda: load_like_seed_notebook(args.path))

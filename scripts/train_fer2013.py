@@ -14,13 +14,11 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from fer_estimator.evaluation import evaluate  # noqa: E402
-from fer_estimator.persistence import dump_joblib, dump_json, load_joblib  # noqa: E402
-from fer_estimator.training import load_split, train_and_save  # noqa: E402
-from fer_estimator.variants import six_class_from_seven  # noqa: E402
+from fer_estimator._paths import DEFAULT_MODEL_PATH, MODELS_DIR, PROJECT_ROOT, SHARED_FER2013_CSV
+from fer_estimator.evaluation import evaluate
+from fer_estimator.persistence import dump_joblib, dump_json, load_joblib
+from fer_estimator.training import load_split, train_and_save
+from fer_estimator.variants import six_class_from_seven
 
 # The parameters of the shipped models/fer2013-7class.joblib, chosen to train on a 2-core CPU
 # in about two hours (no GPU was available): the reference VGG-like layout at half width.
@@ -35,12 +33,12 @@ SHIPPED_NORMALIZATION = "standardize"
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/fer2013.csv.gz",
+    parser.add_argument("--data", type=Path, default=SHARED_FER2013_CSV,
                         help="FER2013 CSV (default: ../shared/data/fer2013.csv.gz)")
-    parser.add_argument("--out", type=Path, default=ROOT / "models/fer2013-7class.joblib")
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--classes", type=int, choices=(7, 6), default=7)
     parser.add_argument("--six-class-out", type=Path,
-                        default=ROOT / "models/fer2013-6class.joblib",
+                        default=MODELS_DIR / "fer2013-6class.joblib",
                         help="where the derived 6-class variant goes (7-class training only)")
     parser.add_argument("--epochs", type=int, default=SHIPPED_PARAMS["epochs"])
     parser.add_argument("--max-train-rows", type=int, default=None,
@@ -51,7 +49,7 @@ def main(argv=None):
     parser.add_argument("--derive-only", action="store_true",
                         help="skip training: only derive the 6-class variant from --out")
     args = parser.parse_args(argv)
-    checkpoint_dir = args.checkpoint_dir or ROOT / "runs" / args.out.stem
+    checkpoint_dir = args.checkpoint_dir or PROJECT_ROOT / "runs" / args.out.stem
     if args.derive_only:
         save_six_class_variant(args.out, args.six_class_out, args.data)
         return 0

@@ -1,17 +1,12 @@
 """Shared fixtures: synthetic faces, tiny CNN settings and the optional ../shared folder."""
 
 import os
-from pathlib import Path
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's start-up chatter
 
 import numpy as np
 import pytest
 
 from fer_estimator.synthetic import make_synthetic_faces
-
-SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
-FER2013_CSV = SHARED_DIR / "data" / "fer2013.csv.gz"
 
 # A CNN small enough to fit in seconds on two CPU cores, still able to learn the synthetic faces.
 TINY_CNN = dict(depth=2, base_filters=8, dense_units=(32,), epochs=6, batch_size=32,

@@ -1,18 +1,17 @@
 """Tests for the FER2013 loader, its cache and the vectorised pixel-string parser."""
 
 import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.utils import Bunch
 
+from conftest import require_shared
 from fer_estimator import data
+from fer_estimator._paths import SHARED_FER2013_CSV
 from fer_estimator.data import load_fer2013, parse_pixel_strings
 from fer_estimator.labels import EMOTIONS, EMOTIONS_6
 
-SHARED_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013.csv.gz"
 USAGE_CYCLE = ("Training", "Training", "PublicTest", "PrivateTest")
 
 
@@ -319,12 +318,11 @@ def test_default_cache_dir(small_csv, tmp_path, monkeypatch, env, expected):
 
 
 @pytest.mark.shared_data
-@pytest.mark.skipif(not SHARED_CSV.is_file(), reason=f"shared FER2013 CSV not found at {SHARED_CSV}")
 def test_shared_fer2013(tmp_path):
-    bunch = load_fer2013(SHARED_CSV, cache_dir=tmp_path)
+    bunch = load_fer2013(require_shared(SHARED_FER2013_CSV), cache_dir=tmp_path)
     assert bunch.data.shape == (28_709 + 3_435, 48, 48) and bunch.data.dtype == np.uint8
     names, counts = np.unique(bunch.usage, return_counts=True)
     assert dict(zip(names, counts)) == {"Training": 28_709, "PublicTest": 3_435}
     assert set(np.unique(bunch.target)) == set(range(7))
-    X, y = load_fer2013(SHARED_CSV, usage="PublicTest", n_classes=6, return_X_y=True, cache_dir=tmp_path)
+    X, y = load_fer2013(SHARED_FER2013_CSV, usage="PublicTest", n_classes=6, return_X_y=True, cache_dir=tmp_path)
     assert X.shape == (3_435, 48, 48) and set(np.unique(y)) == set(range(6))

@@ -73,14 +73,18 @@ def test_batch_images_puts_several_images_in_one_call(estimator, image):
     assert [shape for shape, _ in estimator.batches_] == [(6, 48, 48), (6, 48, 48), (3, 48, 48)]
 
 
-def test_faces_carry_box_label_probabilities_and_score(estimator, image):
-    [faces] = FacePipeline(estimator, fixed_boxes).predict(image)
+def test_faces_carry_box_label_probabilities_and_score(image):
+    # Happy (3) is 4 of the 10 labels, so the prior classifier gives it 0.4 and picks it.
+    happy_most = DummyClassifier(strategy="prior").fit(np.zeros((10, 48, 48), np.uint8),
+                                                       list(range(7)) + [3, 3, 3])
+    [faces] = FacePipeline(happy_most, fixed_boxes).predict(image)
     assert [face.box for face in faces] == [tuple(box) for box in FACE_BOXES.tolist()]
     assert [face.score for face in faces] == [0.9, 0.8, 0.7]
     for face in faces:
         assert list(face.probabilities) == list(EMOTIONS)  # integer codes named after emotions
         assert sum(face.probabilities.values()) == pytest.approx(1)
-        assert face.label == max(face.probabilities, key=face.probabilities.get)
+        assert face.probabilities["Happy"] == pytest.approx(0.4)
+        assert face.label == "Happy"
 
 
 def test_string_classes_are_kept(image):
@@ -210,6 +214,18 @@ def test_paths_lists_stacks_videos_and_frame_iterables(estimator, image, tmp_pat
     assert ids(pipeline.iter_predict(iter([image]))) == [(0, 0)]
 
 
+def test_iter_predict_can_return_each_decoded_image_with_its_faces(estimator, image):
+    gray = image[:, :, 0]
+    pipeline = FacePipeline(estimator, fixed_boxes, batch_images=2)
+    pairs = list(pipeline.iter_predict([image, gray, image[:, :, ::-1]], rgb=True,
+                                       return_images=True))
+    assert [faces.image for faces, _ in pairs] == [0, 1, 2]
+    assert all(len(faces) == 3 for faces, _ in pairs)
+    assert np.array_equal(pairs[0][1], image[:, :, ::-1])  # RGB in, BGR back
+    assert np.array_equal(pairs[1][1], cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+    assert np.array_equal(pairs[2][1], image)
+
+
 @pytest.mark.parametrize("bad, error, match", [
     (np.zeros((0, 10, 3), np.uint8), ValueError, r"empty \(shape \(0, 10, 3\)\)"),
     (np.zeros((10, 10, 3), np.float64), TypeError, "uint8.*float64"),
@@ -279,11 +295,13 @@ def test_estimator_errors(image, tmp_path, monkeypatch):
         FacePipeline(None, fixed_boxes).predict(image)
 
 
-def test_default_estimator_is_the_shipped_model(estimator, image, tmp_path, monkeypatch):
+def test_default_estimator_is_the_shipped_model(image, tmp_path, monkeypatch):
     shipped = tmp_path / "shipped.joblib"
-    joblib.dump(estimator, shipped)
+    joblib.dump(DummyClassifier().fit(np.zeros((2, 48, 48), np.uint8), ["calm", "joy"]), shipped)
     monkeypatch.setattr(pipeline_module, "DEFAULT_MODEL_PATH", shipped)
-    assert len(FacePipeline(detector=fixed_boxes).predict(image)[0]) == 3
+    pipeline = FacePipeline(detector=fixed_boxes)
+    assert pipeline.class_names() == ("calm", "joy")
+    assert len(pipeline.predict(image)[0]) == 3
 
 
 def test_get_params_set_params_and_joblib_round_trip(estimator, tmp_path):
@@ -340,8 +358,10 @@ def test_crops_fit_the_projects_pixel_transformer(image):
                               LogisticRegression(max_iter=50))
     rng = np.random.default_rng(0)
     estimator.fit(rng.integers(0, 256, (14, 48, 48), dtype=np.uint8), list(range(7)) * 2)
-    [faces] = FacePipeline(estimator, fixed_boxes).predict(image)
-    assert len(faces) == 3 and faces[0].label in EMOTIONS
+    pipeline = FacePipeline(estimator, fixed_boxes)
+    [faces] = pipeline.predict(image)
+    crops = crop_faces(image, FACE_BOXES, pipeline.box_margin, pipeline.square_boxes)
+    assert [face.label for face in faces] == [EMOTIONS[code] for code in estimator.predict(crops)]
 
 
 def _flatten(images):

@@ -4,25 +4,23 @@ The group photo and the YuNet model live in ../shared beside the checkout; tests
 skip when it is absent.
 """
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 from skimage import data
 from sklearn.dummy import DummyClassifier
 
+from fer_estimator._paths import SHARED_DIR
 from fer_estimator.faces import FacePipeline
 from fer_estimator.faces import detectors as detectors_module
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-GROUP_PHOTO = SHARED / "data" / "photos" / "group_selfie.jpg"
-YUNET_MODEL = max((SHARED / "models").glob("face_detection_yunet*.onnx"), default=None)
+GROUP_PHOTO = SHARED_DIR / "data" / "photos" / "group_selfie.jpg"
+YUNET_MODEL = max((SHARED_DIR / "models").glob("face_detection_yunet*.onnx"), default=None)
 
 needs_group_photo = pytest.mark.skipif(
     not GROUP_PHOTO.is_file(), reason=f"shared group photo not found at {GROUP_PHOTO}")
 needs_yunet = pytest.mark.skipif(
-    YUNET_MODEL is None, reason=f"no face_detection_yunet*.onnx in {SHARED / 'models'}")
+    YUNET_MODEL is None, reason=f"no face_detection_yunet*.onnx in {SHARED_DIR / 'models'}")
 
 # The six faces of the group photo (x, y, w, h): the close-up, then the five at the back.
 GROUP_FACES = np.array([[864, 879, 404, 569], [314, 346, 96, 119], [586, 420, 90, 114],

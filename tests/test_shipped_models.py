@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import FER2013_CSV, require_shared
+from conftest import require_shared
 from fer_estimator import EMOTIONS, EMOTIONS_6, load_fer2013
-from fer_estimator._paths import MODELS_DIR
+from fer_estimator._paths import MODELS_DIR, SHARED_FER2013_CSV
 from fer_estimator.persistence import load_joblib
 
 SHIPPED = {"fer2013-7class.joblib": EMOTIONS, "fer2013-6class.joblib": EMOTIONS_6}
@@ -57,7 +57,7 @@ def test_fer2013_rows_round_trip_through_the_shipped_pipeline(tmp_path):
 
 @pytest.mark.shared_data
 def test_seven_class_model_on_publictest_rows(tmp_path):
-    X, codes = load_fer2013(require_shared(FER2013_CSV), usage="PublicTest", return_X_y=True,
+    X, codes = load_fer2013(require_shared(SHARED_FER2013_CSV), usage="PublicTest", return_X_y=True,
                             cache_dir=tmp_path)
     model = load_joblib(MODELS_DIR / "fer2013-7class.joblib")
     accuracy = model.score(X[:1000], np.array(EMOTIONS)[codes[:1000]])

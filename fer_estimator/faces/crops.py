@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-FACE_SIZE = 48  # FER2013's image size
+from ..data import IMAGE_SIZE
 
 
 def crop_boxes(boxes, margin, square):
@@ -35,7 +35,7 @@ def crop_faces(image, boxes, margin=0.0, square=True):
     """
     regions = crop_boxes(boxes, margin, square)
     if len(regions) == 0:
-        return np.empty((0, FACE_SIZE, FACE_SIZE), dtype=np.uint8)
+        return np.empty((0, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     height, width = gray.shape
     pad = max(0, -regions[:, :2].min(), regions[:, 2].max() - width,
@@ -44,6 +44,6 @@ def crop_faces(image, boxes, margin=0.0, square=True):
         gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
     regions = regions + pad
     return np.stack([
-        cv2.resize(gray[y0:y1, x0:x1], (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
+        cv2.resize(gray[y0:y1, x0:x1], (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
         for x0, y0, x1, y1 in regions
     ])

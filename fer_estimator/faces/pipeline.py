@@ -114,14 +114,22 @@ class FacePipeline(BaseEstimator):
         return FaceResults(self.iter_predict(X, rgb=rgb, frame_stride=frame_stride),
                            self.class_names())
 
-    def iter_predict(self, X, *, rgb=False, frame_stride=1):
+    def iter_predict(self, X, *, rgb=False, frame_stride=1, return_images=False):
         """Like :meth:`predict`, but yield each :class:`ImageFaces` as soon as it is ready
-        (for long videos and live frames)."""
+        (for long videos and live frames).
+
+        With ``return_images=True``, yield ``(ImageFaces, bgr)`` pairs: each result with its
+        decoded BGR image, to :meth:`annotate` it without reading it again.
+        """
         self._check_params()
         check_scalar(frame_stride, "frame_stride", Integral, min_val=1)
         images = iter_images(X, rgb=rgb, frame_stride=frame_stride)
         while chunk := list(islice(images, self.batch_images)):
-            yield from self._predict_images(chunk)
+            results = self._predict_images(chunk)
+            if return_images:
+                yield from zip(results, (bgr for _, _, bgr in chunk))
+            else:
+                yield from results
 
     def annotate(self, image, faces=None, *, rgb=False):
         """Draw the box and emotion of every face on a copy of one image.
@@ -152,12 +160,7 @@ class FacePipeline(BaseEstimator):
 
     def class_names(self):
         """The class names of the estimator, in its probability order."""
-        codes = list(self._fitted_estimator().classes_)
-        # Integer FER2013 codes become emotion names.
-        if len(codes) in (6, 7) and all(isinstance(code, Integral) for code in codes) \
-                and codes == list(range(len(codes))):
-            return class_names(len(codes))
-        return tuple(str(code) for code in codes)
+        return _names_of(self._fitted_estimator().classes_)
 
     def _predict_images(self, images):
         """Detect, crop and classify a chunk of ``(image, frame, bgr)`` in one estimator call."""
@@ -165,10 +168,10 @@ class FacePipeline(BaseEstimator):
         found = [detect(bgr) for _, _, bgr in images]
         crops = [crop_faces(bgr, boxes, self.box_margin, self.square_boxes)
                  for (_, _, bgr), (boxes, _) in zip(images, found)]
-        classes = self.class_names()
+        estimator = self._fitted_estimator()
+        classes = _names_of(estimator.classes_)
         n_faces = sum(len(batch) for batch in crops)
         if n_faces:
-            estimator = self._fitted_estimator()
             probabilities = np.asarray(estimator.predict_proba(np.concatenate(crops)))
             if probabilities.shape != (n_faces, len(classes)):
                 raise ValueError(
@@ -176,15 +179,17 @@ class FacePipeline(BaseEstimator):
                     f"{probabilities.shape} for {n_faces} faces and {len(classes)} classes")
         else:
             probabilities = np.empty((0, len(classes)))
+        labels = probabilities.argmax(axis=1)
         start = 0
         results = []
         for (image, frame, bgr), (boxes, scores) in zip(images, found):
             stop = start + len(boxes)
             faces = [
-                Face(box=tuple(int(v) for v in box), label=classes[int(np.argmax(proba))],
+                Face(box=tuple(int(v) for v in box), label=classes[label],
                      probabilities={name: float(p) for name, p in zip(classes, proba)},
                      score=float(score))
-                for box, score, proba in zip(boxes, scores, probabilities[start:stop])
+                for box, score, proba, label in zip(boxes, scores, probabilities[start:stop],
+                                                    labels[start:stop])
             ]
             results.append(ImageFaces(image=image, frame=frame, width=bgr.shape[1],
                                       height=bgr.shape[0], faces=faces))
@@ -238,3 +243,12 @@ class FacePipeline(BaseEstimator):
         # OpenCV detectors cannot be pickled, and a model given as a path is reloaded from it.
         state = super().__getstate__()
         return {key: value for key, value in state.items() if not key.startswith("_cached_")}
+
+
+def _names_of(codes):
+    """Class names for an estimator's ``classes_``: integer FER2013 codes become emotion names."""
+    codes = list(codes)
+    if len(codes) in (6, 7) and all(isinstance(code, Integral) for code in codes) \
+            and codes == list(range(len(codes))):
+        return class_names(len(codes))
+    return tuple(str(code) for code in codes)
