@@ -5,9 +5,13 @@ import numpy as np
 import optuna
 from sklearn.pipeline import Pipeline
 
+from .space import final_step
+
 
 class HeldOutAccuracy:
     """Accuracy of the network being trained on the held-out fold, computed at an epoch end.
+
+    It is the intermediate value pruning compares, whatever the study's ``scoring``.
 
     Parameters
     ----------
@@ -18,37 +22,37 @@ class HeldOutAccuracy:
         Held-out samples, in the form the estimator takes.
     y : array-like
         Their labels.
-    classes : array-like
-        Sorted labels of the training fold: the network's output ``i`` is ``classes[i]``.
     """
 
-    def __init__(self, estimator, X, y, classes):
+    def __init__(self, estimator, X, y):
         self.estimator = estimator
         self.X = X
-        self.codes = np.searchsorted(np.asarray(classes), np.asarray(y))
+        self.y = np.asarray(y)
         self._features = None
+        self._codes = None
 
-    def _network_input(self):
+    def _prepare(self):
+        """The held-out network input and label codes, made once per fold."""
+        classifier = final_step(self.estimator)
         features = self.X
         if isinstance(self.estimator, Pipeline):
-            # Step by step: Pipeline.transform would refuse a pipeline whose last step is
+            # Slicing, not Pipeline.transform: that refuses a pipeline whose last step is
             # still fitting.
-            for _, transformer in self.estimator.steps[:-1]:
-                features = transformer.transform(features)
-            classifier = self.estimator.steps[-1][1]
-        else:
-            classifier = self.estimator
-        return classifier.feature_encoder_.transform(np.asarray(features, dtype="float32"))
+            features = self.estimator[:-1].transform(features)
+        self._features = classifier.feature_encoder_.transform(
+            np.asarray(features, dtype="float32"))
+        # The network's output i is classes_[i] (set before training starts).
+        self._codes = np.searchsorted(classifier.classes_, self.y)
 
     def __call__(self, model):
         if self._features is None:
-            self._features = self._network_input()
+            self._prepare()
         # Direct calls, not model.predict: predict would trace a new function for every
         # fold's network, which costs more than the forward pass on a small fold.
         predicted = np.concatenate([
             np.argmax(keras.ops.convert_to_numpy(model(batch, training=False)), axis=1)
             for batch in np.array_split(self._features, max(1, len(self._features) // 256))])
-        return float(np.mean(predicted == self.codes))
+        return float(np.mean(predicted == self._codes))
 
 
 class TrialEpochCallback(keras.callbacks.Callback):
@@ -57,36 +61,36 @@ class TrialEpochCallback(keras.callbacks.Callback):
     Parameters
     ----------
     trial : optuna.Trial
-    first_step : int
-        Step of this fold's first epoch (``fold * epochs``), so every epoch of every fold
-        reports at its own step.
-    held_out : callable or None
-        ``held_out(model) -> float``, the intermediate value. None only counts epochs.
     fold : int
-        Fold number, for the pruning message.
-    tally : collections.Counter or None
+        The fold: its epoch ``e`` reports at step ``fold * epochs + e``, a step of its own.
+    epochs : int
+        Epochs per fit.
+    tally : collections.Counter
         Shared by all folds of a trial: ``tally["epochs"]`` counts every epoch trained,
         including those of a fold that is pruned.
-    last_step : int or None
-        The trial's final step (last fold, last epoch). It is reported but never pruned: the
-        whole trial is trained by then, so pruning would save nothing and lose its score.
+    held_out : callable or None, default=None
+        ``held_out(model) -> float``, the intermediate value. None only counts epochs.
+    last_fold : bool, default=False
+        Whether this is the trial's last fold. Its final epoch (the last one, or the one early
+        stopping ends the fit on) is reported but never pruned: the whole trial is trained by
+        then, so pruning would save nothing and lose its score. For the stop to be seen, this
+        callback must run after early stopping (FERClassifier runs its own first).
     """
 
-    def __init__(self, trial, first_step=0, held_out=None, fold=0, tally=None, last_step=None):
+    def __init__(self, trial, fold, epochs, tally, held_out=None, last_fold=False):
         super().__init__()
         self.trial = trial
-        self.first_step = first_step
-        self.held_out = held_out
         self.fold = fold
+        self.epochs = epochs
         self.tally = tally
-        self.last_step = last_step
+        self.held_out = held_out
+        self.last_fold = last_fold
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.tally is not None:
-            self.tally["epochs"] += 1
+        self.tally["epochs"] += 1
         if self.held_out is None:
             return
-        step = self.first_step + epoch
-        self.trial.report(self.held_out(self.model), step)
-        if step != self.last_step and self.trial.should_prune():
+        self.trial.report(self.held_out(self.model), self.fold * self.epochs + epoch)
+        completes_trial = self.last_fold and (epoch + 1 == self.epochs or self.model.stop_training)
+        if not completes_trial and self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned in fold {self.fold} after epoch {epoch + 1}")

@@ -1,8 +1,5 @@
 """Command line: run (or join, or resume) a study, refit the best pipeline, save model, report
-and plots.
-
-``python scripts/run_search.py ...`` runs :func:`main`; :func:`add_search_command` adds the same
-options as a ``search`` subcommand to another argparse program.
+and plots. ``fer-search ...`` and ``python scripts/run_search.py ...`` run :func:`main`.
 """
 
 import argparse
@@ -14,11 +11,12 @@ from pathlib import Path
 import optuna
 from sklearn.metrics import accuracy_score
 
-from fer_estimator._paths import MODELS_DIR, PROJECT_ROOT
+from fer_estimator._paths import MODELS_DIR, SHARED_FER2013_CSV
 from fer_estimator.persistence import dump_joblib, dump_json
 from fer_estimator.pipeline import make_fer_pipeline
 from fer_estimator.training import load_split
 
+from .objective import PRUNE_ON
 from .plots import save_study_plots
 from .pruners import PRUNERS
 from .report import build_report, device_summary, summary_table
@@ -26,7 +24,6 @@ from .searcher import FERSearchCV
 from .space import default_search_space, distribution_from_spec
 from .storage import default_storage_url, describe_storage
 
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "fer2013.csv.gz"
 # Small and quick by default: a study on a CPU should take minutes, not hours.
 QUICK_CNN = {"epochs": 8, "base_filters": 16, "dense_units": [64], "early_stopping_patience": 3,
              "reduce_lr_patience": 2}
@@ -38,7 +35,7 @@ DESCRIPTION = ("Optuna search of FER pipeline hyperparameters by cross-validatio
 def add_arguments(parser):
     """Add the search options to ``parser`` (an ``argparse.ArgumentParser``)."""
     data = parser.add_argument_group("data")
-    data.add_argument("--data", type=Path, default=DEFAULT_DATA,
+    data.add_argument("--data", type=Path, default=SHARED_FER2013_CSV,
                       help="FER2013 CSV(.gz): trains on 'Training', tests on --test-usage "
                            "(default: %(default)s)")
     data.add_argument("--synthetic", action="store_true",
@@ -62,7 +59,7 @@ def add_arguments(parser):
                        help="cross-validate on this fraction (<=1) or number (>1) of rows")
     study.add_argument("--scoring", help="scikit-learn scorer name (default: accuracy)")
     study.add_argument("--pruner", choices=PRUNERS, default="median")
-    study.add_argument("--prune-on", choices=("epoch", "fold"), default="epoch")
+    study.add_argument("--prune-on", choices=PRUNE_ON, default="epoch")
     study.add_argument("--heartbeat-interval", type=int, default=60)
     study.add_argument("--max-retry", type=int, default=2)
     study.add_argument("--seed", type=int, default=0, help="folds and subsample seed")
@@ -94,14 +91,6 @@ def add_arguments(parser):
 def build_parser():
     """Return the stand-alone argument parser of ``run_search``."""
     return add_arguments(argparse.ArgumentParser(prog="run_search", description=DESCRIPTION))
-
-
-def add_search_command(subcommands):
-    """Add ``search`` to an argparse ``subcommands`` object; it sets ``run=run_search``."""
-    parser = subcommands.add_parser("search", help="Optuna hyperparameter search",
-                                    description=DESCRIPTION)
-    add_arguments(parser).set_defaults(run=run_search)
-    return parser
 
 
 def _fixed_params(args):

@@ -9,22 +9,12 @@ import keras
 import numpy as np
 import optuna
 from sklearn.base import clone
-from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 
 from .callbacks import HeldOutAccuracy, TrialEpochCallback
-from .space import suggest
+from .space import final_step, param_prefix, suggest
 
 PRUNE_ON = ("epoch", "fold")
-
-
-def final_step(estimator):
-    """Return the estimator a Pipeline ends with (or ``estimator`` itself)."""
-    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
-
-
-def _param_prefix(estimator):
-    return f"{estimator.steps[-1][0]}__" if isinstance(estimator, Pipeline) else ""
 
 
 def worker_id():
@@ -39,8 +29,9 @@ class CrossValidationObjective:
     fold only (no leakage). Intermediate values for pruning are, with
     ``prune_on="epoch"``, the held-out fold's accuracy after each epoch at step
     ``fold * epochs + epoch``; with ``prune_on="fold"``, the running mean of the fold
-    scores at step ``fold``. The final step is reported but never pruned: the trial is fully
-    trained by then. Keras state is cleared after every fold.
+    scores at step ``fold``. The last fold's final epoch (or, per fold, the last fold) is
+    reported but never pruned: the trial is fully trained by then. Keras state is cleared
+    after every fold.
 
     Parameters
     ----------
@@ -100,11 +91,11 @@ class CrossValidationObjective:
         estimator = clone(template)
         held_out = None
         if self.prune_on == "epoch":
-            held_out = HeldOutAccuracy(estimator, X_test, y_test, np.unique(y_train))
-        reporter = TrialEpochCallback(trial, fold * epochs, held_out, fold, tally,
-                                      last_step=len(self.splits) * epochs - 1)
+            held_out = HeldOutAccuracy(estimator, X_test, y_test)
+        reporter = TrialEpochCallback(trial, fold, epochs, tally, held_out,
+                                      last_fold=fold == len(self.splits) - 1)
         callbacks = final_step(estimator).get_params().get("callbacks") or []
-        estimator.set_params(**{_param_prefix(estimator) + "callbacks": [*callbacks, reporter]})
+        estimator.set_params(**{param_prefix(estimator) + "callbacks": [*callbacks, reporter]})
         try:
             estimator.fit(X_train, y_train)
             return float(self.scorer(estimator, X_test, y_test))

@@ -12,7 +12,7 @@ from fer_estimator.persistence import write_atomically
 
 
 def _save(axes, path):
-    figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
+    figure = axes.figure
     figure.tight_layout()
     write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120))
     plt.close(figure)

@@ -5,6 +5,7 @@ import time
 import warnings
 
 import numpy as np
+import optuna
 from optuna.trial import TrialState
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.metrics import check_scoring
@@ -14,10 +15,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from fer_estimator.pipeline import make_fer_pipeline
 
-from .objective import PRUNE_ON, CrossValidationObjective, final_step
+from .objective import PRUNE_ON, CrossValidationObjective
 from .pruners import make_pruner
 from .report import ProgressPrinter
-from .space import default_search_space, resolve_search_space
+from .space import default_search_space, final_step, resolve_search_space
 from .storage import open_storage
 from .study import create_or_load_study, run_trials
 
@@ -58,11 +59,13 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Cross-validate on a stratified sample of this many rows (int) or this fraction
         (float) of the data; the refit uses all of it. None: all rows.
     pruner : {"median", "hyperband", "none"} or optuna.pruners.BasePruner, default="median"
-        See :func:`~search.make_pruner`. Used when the study is created.
+        See :func:`~search.make_pruner`. Optuna does not store a study's pruner: each
+        worker prunes with its own.
     prune_on : {"epoch", "fold"}, default="epoch"
         ``"epoch"``: after each epoch, the held-out fold's accuracy is reported at step
         ``fold * epochs + epoch``. ``"fold"``: after each fold, the running mean of the
-        fold scores is reported at step ``fold``.
+        fold scores is reported at step ``fold``. Nothing is reported (nor evaluated per
+        epoch) when the pruner never prunes (``"none"``).
     sampler : optuna.samplers.BaseSampler or None, default=None
         None: TPE with the constant-liar heuristic (good with concurrent workers).
     storage : str, optuna storage or None, default=None
@@ -179,8 +182,10 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                                max_retry=self.max_retry)
         self.study_ = create_or_load_study(self.study_name, storage, sampler=self.sampler,
                                            pruner=pruner)
+        # A pruner that never prunes needs no intermediate values: skip their evaluation.
+        prune_on = None if isinstance(pruner, optuna.pruners.NopPruner) else self.prune_on
         objective = CrossValidationObjective(estimator, search_space, param_names, X_cv, y_cv,
-                                             splits, self.scorer_, self.prune_on)
+                                             splits, self.scorer_, prune_on)
         callbacks = list(self.callbacks or [])
         if self.verbose:
             callbacks.append(ProgressPrinter(self.n_trials, stream=sys.stdout))

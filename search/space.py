@@ -116,7 +116,7 @@ def resolve_search_space(estimator, search_space):
         raise ValueError(f"search_space must be a non-empty mapping of parameter names to Optuna "
                          f"distributions, got {search_space!r}")
     valid = set(estimator.get_params(deep=True))
-    prefix = f"{estimator.steps[-1][0]}__" if isinstance(estimator, Pipeline) else ""
+    prefix = param_prefix(estimator)
     resolved, unknown = {}, []
     for name, distribution in search_space.items():
         if not isinstance(distribution, BaseDistribution):
@@ -129,11 +129,21 @@ def resolve_search_space(estimator, search_space):
         else:
             unknown.append(name)
     if unknown:
-        final = estimator.steps[-1][1] if prefix else estimator
+        final = final_step(estimator)
         tunable = sorted(final.get_params(deep=False))
         raise ValueError(f"unknown parameter name(s) {unknown} in the search space of "
                          f"{type(final).__name__}; valid names: {tunable}")
     return resolved
+
+
+def final_step(estimator):
+    """Return the estimator a Pipeline ends with (or ``estimator`` itself)."""
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+
+def param_prefix(estimator):
+    """The ``set_params`` prefix of a Pipeline's final step (``"cnn__"``), or ``""``."""
+    return f"{estimator.steps[-1][0]}__" if isinstance(estimator, Pipeline) else ""
 
 
 def suggest(trial, name, distribution):

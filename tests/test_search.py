@@ -3,6 +3,7 @@
 import time
 import warnings
 
+import keras
 import numpy as np
 import optuna
 import pytest
@@ -61,6 +62,8 @@ def test_study_returns_fitted_best_estimator(tmp_path, faces):
     best = search.best_trial_
     assert best.user_attrs["epochs_trained"] == 2 * MICRO_CNN["epochs"]
     assert {"split0_test_score", "split1_test_score"} <= set(best.user_attrs)
+    # Nothing can prune, so no epoch was evaluated on its held-out fold.
+    assert best.intermediate_values == {}
     assert "2 COMPLETE" in summary_table(search.study_)
 
 
@@ -88,17 +91,28 @@ class PruneAtStep(optuna.pruners.BasePruner):
         return trial.last_step >= self.step
 
 
-@pytest.mark.parametrize("prune_on, final_step", [("epoch", 3), ("fold", 1)])
+class StopAfterOneEpoch(keras.callbacks.Callback):
+    """Ends every fit after its first epoch, as early stopping would."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
+
+
+@pytest.mark.parametrize("prune_on, final_step, stopped_early", [
+    ("epoch", 3, False), ("fold", 1, False), ("epoch", 2, True)])
 def test_a_fully_trained_trial_is_not_pruned_at_its_final_step(tmp_path, faces, prune_on,
-                                                                final_step):
+                                                                final_step, stopped_early):
     X, y = faces
-    search = _search(tmp_path, n_trials=1, pruner=PruneAtStep(final_step), prune_on=prune_on,
-                     refit=False).fit(X, y)
+    cnn = {**MICRO_CNN, "callbacks": [StopAfterOneEpoch()] if stopped_early else None}
+    search = FERSearchCV(make_fer_pipeline(**cnn), SPACE, storage=f"sqlite:///{tmp_path / 's.db'}",
+                         cv=2, n_trials=1, pruner=PruneAtStep(final_step), prune_on=prune_on,
+                         refit=False).fit(X, y)
 
     trial = search.study_.trials[0]
     assert trial.state == TrialState.COMPLETE
     assert max(trial.intermediate_values) == final_step
-    assert trial.user_attrs["epochs_trained"] == 2 * MICRO_CNN["epochs"]
+    epochs_per_fold = 1 if stopped_early else MICRO_CNN["epochs"]
+    assert trial.user_attrs["epochs_trained"] == 2 * epochs_per_fold
 
 
 def test_epoch_reports_use_a_unique_step_per_fold_and_epoch(tmp_path, faces):
