@@ -94,7 +94,7 @@ def print_comparison(reports):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pruners", nargs="+", choices=("median", "hyperband"),
+    parser.add_argument("--pruners", nargs="+", choices=("median", "successive-halving", "hyperband"),
                         default=["median", "hyperband"], help="pruners to compare with none")
     parser.add_argument("--work-dir", type=Path, default=PROJECT_ROOT / "runs" / "bench-pruning",
                         help="where the studies, logs, models and reports go")

@@ -4,7 +4,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("median", "successive-halving", "hyperband", "none")
 
 
 def make_pruner(pruner, *, n_steps):
@@ -12,11 +12,16 @@ def make_pruner(pruner, *, n_steps):
 
     Parameters
     ----------
-    pruner : {"median", "hyperband", "none"}, optuna.pruners.BasePruner or None
+    pruner : {"median", "successive-halving", "hyperband", "none"}, optuna.pruners.BasePruner \
+            or None
         ``"median"``: :class:`SameStepMedianPruner`: stop a trial whose value at its latest
         step is worse than the median of other trials' values at that step, after 3
         finished trials and 1 warm-up step.
-        ``"hyperband"``: successive halving over budgets from 1 step to ``n_steps``.
+        ``"successive-halving"``: asynchronous successive halving (ASHA): at steps 1, 3, 9,
+        ... a trial goes on only if it is in the best third of the trials that reached
+        that step. Its decisions come early, where they save the most epochs.
+        ``"hyperband"``: several successive-halving brackets with budgets from 1 step to
+        ``n_steps``, hedging against an early step that ranks trials badly.
         ``"none"`` or None: never prune.
     n_steps : int
         Steps of a trial that is not pruned (folds × epochs or folds).
@@ -31,6 +36,8 @@ def make_pruner(pruner, *, n_steps):
         return optuna.pruners.NopPruner()
     if pruner == "median":
         return SameStepMedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if pruner == "successive-halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
     if pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_steps, 1),
                                               reduction_factor=3)

@@ -1,6 +1,7 @@
-"""The same-step median pruner compares a trial with the others at the same fold and epoch."""
+"""Pruners by name; the same-step median pruner compares trials at the same fold and epoch."""
 
 import optuna
+import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
@@ -49,5 +50,36 @@ def test_minimising_studies_prune_values_above_the_median():
     assert not SameStepMedianPruner().prune(study, _running([1.0, 0.75]))
 
 
-def test_median_by_name_is_the_same_step_pruner():
-    assert isinstance(make_pruner("median", n_steps=6), SameStepMedianPruner)
+@pytest.mark.parametrize("name, kind", [
+    ("median", SameStepMedianPruner),
+    ("successive-halving", optuna.pruners.SuccessiveHalvingPruner),
+    ("hyperband", optuna.pruners.HyperbandPruner),
+    ("none", optuna.pruners.NopPruner),
+])
+def test_pruners_by_name(name, kind):
+    assert isinstance(make_pruner(name, n_steps=6), kind)
+
+
+def _replay(pruner, curves):
+    """Run one trial per curve, reporting it step by step as the search objective does."""
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+
+    def objective(trial):
+        curve = curves[trial.number]
+        for step, value in enumerate(curve):
+            trial.report(value, step)
+            if step < len(curve) - 1 and trial.should_prune():
+                raise optuna.TrialPruned()
+        return curve[-1]
+
+    study.optimize(objective, n_trials=len(curves))
+    return [(trial.state, max(trial.intermediate_values)) for trial in study.trials]
+
+
+def test_successive_halving_stops_trials_outside_the_best_third_at_its_first_rung():
+    ranked = [[0.30 + 0.02 * rank] * 6 for rank in range(6)]
+    outcomes = _replay(make_pruner("successive-halving", n_steps=6),
+                       [*ranked, [0.10] * 6, [0.90] * 6])
+    # Step 1 is its first rung: the weak trial stops there, the best one trains to the end.
+    assert outcomes[-2] == (TrialState.PRUNED, 1)
+    assert outcomes[-1] == (TrialState.COMPLETE, 5)
