@@ -4,7 +4,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-PRUNERS = ("median", "successive-halving", "hyperband", "none")
+PRUNERS = ("median", "hyperband", "none")
 
 
 def make_pruner(pruner, *, n_steps):
@@ -12,14 +12,11 @@ def make_pruner(pruner, *, n_steps):
 
     Parameters
     ----------
-    pruner : {"median", "successive-halving", "hyperband", "none"}, optuna.pruners.BasePruner \
-            or None
+    pruner : {"median", "hyperband", "none"}, optuna.pruners.BasePruner or None
         ``"median"``: :class:`SameStepMedianPruner`: stop a trial whose value at its latest
-        step is worse than the median of other trials' values at that step, after 3
-        finished trials and 1 warm-up step.
-        ``"successive-halving"``: asynchronous successive halving (ASHA): at steps 1, 3, 9,
-        ... a trial goes on only if it is in the best third of the trials that reached
-        that step. Its decisions come early, where they save the most epochs.
+        step is worse than the median of other trials' values at that step, once 3 trials
+        have completed; from the first epoch on, as Optuna's ``MedianPruner`` (a learning
+        rate far off shows after one epoch).
         ``"hyperband"``: several successive-halving brackets with budgets from 1 step to
         ``n_steps``, hedging against an early step that ranks trials badly.
         ``"none"`` or None: never prune.
@@ -35,9 +32,7 @@ def make_pruner(pruner, *, n_steps):
     if pruner is None or pruner == "none":
         return optuna.pruners.NopPruner()
     if pruner == "median":
-        return SameStepMedianPruner(n_startup_trials=3, n_warmup_steps=1)
-    if pruner == "successive-halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+        return SameStepMedianPruner(n_startup_trials=3, n_warmup_steps=0)
     if pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_steps, 1),
                                               reduction_factor=3)
@@ -60,11 +55,11 @@ class SameStepMedianPruner(optuna.pruners.BasePruner):
     ----------
     n_startup_trials : int, default=3
         No pruning until this many trials have completed.
-    n_warmup_steps : int, default=1
+    n_warmup_steps : int, default=0
         No pruning before this step of a trial.
     """
 
-    def __init__(self, n_startup_trials=3, n_warmup_steps=1):
+    def __init__(self, n_startup_trials=3, n_warmup_steps=0):
         self.n_startup_trials = n_startup_trials
         self.n_warmup_steps = n_warmup_steps
 

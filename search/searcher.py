@@ -58,8 +58,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     subsample : int, float or None, default=None
         Cross-validate on a stratified sample of this many rows (int) or this fraction
         (float) of the data; the refit uses all of it. None: all rows.
-    pruner : {"median", "successive-halving", "hyperband", "none"} or \
-            optuna.pruners.BasePruner, default="median"
+    pruner : {"median", "hyperband", "none"} or optuna.pruners.BasePruner, default="median"
         See :func:`~search.make_pruner`. Optuna does not store a study's pruner: each
         worker prunes with its own.
     prune_on : {"epoch", "fold"}, default="epoch"

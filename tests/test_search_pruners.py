@@ -50,36 +50,17 @@ def test_minimising_studies_prune_values_above_the_median():
     assert not SameStepMedianPruner().prune(study, _running([1.0, 0.75]))
 
 
+def test_median_by_name_prunes_from_the_first_epoch():
+    study = _study_with(FINISHED)
+    assert make_pruner("median", n_steps=4).prune(study, _running([0.10]))
+    assert not make_pruner("median", n_steps=4).prune(study, _running([0.35]))
+
+
 @pytest.mark.parametrize("name, kind", [
     ("median", SameStepMedianPruner),
-    ("successive-halving", optuna.pruners.SuccessiveHalvingPruner),
     ("hyperband", optuna.pruners.HyperbandPruner),
     ("none", optuna.pruners.NopPruner),
 ])
 def test_pruners_by_name(name, kind):
     assert isinstance(make_pruner(name, n_steps=6), kind)
 
-
-def _replay(pruner, curves):
-    """Run one trial per curve, reporting it step by step as the search objective does."""
-    study = optuna.create_study(direction="maximize", pruner=pruner)
-
-    def objective(trial):
-        curve = curves[trial.number]
-        for step, value in enumerate(curve):
-            trial.report(value, step)
-            if step < len(curve) - 1 and trial.should_prune():
-                raise optuna.TrialPruned()
-        return curve[-1]
-
-    study.optimize(objective, n_trials=len(curves))
-    return [(trial.state, max(trial.intermediate_values)) for trial in study.trials]
-
-
-def test_successive_halving_stops_trials_outside_the_best_third_at_its_first_rung():
-    ranked = [[0.30 + 0.02 * rank] * 6 for rank in range(6)]
-    outcomes = _replay(make_pruner("successive-halving", n_steps=6),
-                       [*ranked, [0.10] * 6, [0.90] * 6])
-    # Step 1 is its first rung: the weak trial stops there, the best one trains to the end.
-    assert outcomes[-2] == (TrialState.PRUNED, 1)
-    assert outcomes[-1] == (TrialState.COMPLETE, 5)
