@@ -10,3 +10,9 @@ DEFAULT_MODEL_PATH = MODELS_DIR / "fer2013-7class.joblib"
 # the scripts, and what the tests that need real data look for.
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 SHARED_FER2013_CSV = SHARED_DIR / "data" / "fer2013.csv.gz"
+SHARED_GROUP_PHOTO = SHARED_DIR / "data" / "photos" / "group_selfie.jpg"
+
+
+def shared_yunet_model():
+    """The newest ``face_detection_yunet*.onnx`` in the shared models folder, or None."""
+    return max((SHARED_DIR / "models").glob("face_detection_yunet*.onnx"), default=None)

@@ -4,8 +4,9 @@ Runs the Haar and YuNet detectors on the shared group photo (2048x1536, six face
 640x480 frame made from scikit-image's astronaut (one face), with the reference CNN:
 the shipped model when present, else ``make_fer_pipeline()`` fitted for one epoch on synthetic
 faces (untrained, but the same network and the same cost). Every setting runs three ways: faces
-classified in one ``predict_proba`` call per image (FacePipeline), one ``predict_proba`` call per
-face, and the seed notebooks' way, one Keras ``Model.predict`` call per face. Images are in memory (a camera frame arrives that way), so file decoding is not timed.
+classified in one ``predict_proba`` call per image (FacePipeline), one ``predict_proba`` call
+per face, and the seed notebooks' way, one Keras ``Model.predict`` call per face. Images are in
+memory (a camera frame arrives that way), so file decoding is not timed.
 
 Usage::
 
@@ -19,13 +20,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_DIR
+from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_GROUP_PHOTO, shared_yunet_model
 from fer_estimator.faces import FacePipeline
 from fer_estimator.faces.media import read_image, to_bgr
 from fer_estimator.persistence import load_joblib
 
-GROUP_PHOTO = SHARED_DIR / "data" / "photos" / "group_selfie.jpg"
-YUNET_MODEL = max((SHARED_DIR / "models").glob("face_detection_yunet*.onnx"), default=None)
+YUNET_MODEL = shared_yunet_model()
 
 
 class TimedClassifier:
@@ -100,8 +100,8 @@ def main():
 
     frame = cv2.resize(to_bgr(astronaut(), rgb=True), (640, 480), interpolation=cv2.INTER_AREA)
     images = {"frame 640x480": frame}
-    if GROUP_PHOTO.is_file():
-        images["group 2048x1536"] = read_image(GROUP_PHOTO)
+    if SHARED_GROUP_PHOTO.is_file():
+        images["group 2048x1536"] = read_image(SHARED_GROUP_PHOTO)
     detectors = ["haar"] + (["yunet"] if YUNET_MODEL is not None else [])
     print(f"cv2 threads: {cv2.getNumThreads()}, repeats: {args.repeats} (medians)")
     header = (f"{'image':16} {'detector':8} {'mode':9} {'faces':>5} {'calls':>5} "

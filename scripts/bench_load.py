@@ -17,7 +17,6 @@ from fer_estimator._paths import SHARED_FER2013_CSV
 from fer_estimator.data import load_fer2013
 
 
-
 def load_like_seed_notebook(path):
     """pd.read_csv, then a Python loop that splits each pixel string and int()s every value."""
     table = pd.read_csv(path)
@@ -36,7 +35,8 @@ def timed(load):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--path", type=Path, default=SHARED_FER2013_CSV, help="FER2013 CSV (default: %(default)s)")
+    parser.add_argument("--path", type=Path, default=SHARED_FER2013_CSV,
+                        help="FER2013 CSV (default: %(default)s)")
     args = parser.parse_args(argv)
 
     seed_s, (seed_X, seed_y) = timed(lambda: load_like_seed_notebook(args.path))

@@ -29,9 +29,9 @@ class CrossValidationObjective:
     fold only (no leakage). Intermediate values for pruning are, with
     ``prune_on="epoch"``, the held-out fold's accuracy after each epoch at step
     ``fold * epochs + epoch``; with ``prune_on="fold"``, the running mean of the fold
-    scores at step ``fold``. The last fold's final epoch (or, per fold, the last fold) is
-    reported but never pruned: the trial is fully trained by then. Keras state is cleared
-    after every fold.
+    scores at step ``fold``. The report that ends the trial (the last fold's final epoch,
+    or the last fold) is made but never pruned: the trial is fully trained by then. Keras
+    state is cleared after every fold.
 
     Parameters
     ----------

@@ -1,6 +1,7 @@
 """Shared fixtures: synthetic faces, tiny CNN settings and the optional ../shared folder."""
 
 import os
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's start-up chatter
 
 import numpy as np

@@ -1,6 +1,7 @@
 """Tests for the FER2013 loader, its cache and the vectorised pixel-string parser."""
 
 import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -324,5 +325,6 @@ def test_shared_fer2013(tmp_path):
     names, counts = np.unique(bunch.usage, return_counts=True)
     assert dict(zip(names, counts)) == {"Training": 28_709, "PublicTest": 3_435}
     assert set(np.unique(bunch.target)) == set(range(7))
-    X, y = load_fer2013(SHARED_FER2013_CSV, usage="PublicTest", n_classes=6, return_X_y=True, cache_dir=tmp_path)
+    X, y = load_fer2013(SHARED_FER2013_CSV, usage="PublicTest", n_classes=6, return_X_y=True,
+                        cache_dir=tmp_path)
     assert X.shape == (3_435, 48, 48) and set(np.unique(y)) == set(range(6))

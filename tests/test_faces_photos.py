@@ -10,15 +10,15 @@ import pytest
 from skimage import data
 from sklearn.dummy import DummyClassifier
 
-from fer_estimator._paths import SHARED_DIR
+from fer_estimator._paths import SHARED_DIR, SHARED_GROUP_PHOTO, shared_yunet_model
 from fer_estimator.faces import FacePipeline
 from fer_estimator.faces import detectors as detectors_module
 
-GROUP_PHOTO = SHARED_DIR / "data" / "photos" / "group_selfie.jpg"
-YUNET_MODEL = max((SHARED_DIR / "models").glob("face_detection_yunet*.onnx"), default=None)
+YUNET_MODEL = shared_yunet_model()
 
 needs_group_photo = pytest.mark.skipif(
-    not GROUP_PHOTO.is_file(), reason=f"shared group photo not found at {GROUP_PHOTO}")
+    not SHARED_GROUP_PHOTO.is_file(),
+    reason=f"shared group photo not found at {SHARED_GROUP_PHOTO}")
 needs_yunet = pytest.mark.skipif(
     YUNET_MODEL is None, reason=f"no face_detection_yunet*.onnx in {SHARED_DIR / 'models'}")
 
@@ -67,16 +67,16 @@ def test_detector_finds_the_astronaut(detector, estimator):
 ])
 def test_group_photo(detector, min_hits, max_false, estimator):
     pipeline = pipeline_for(detector, estimator)
-    results = pipeline.predict(GROUP_PHOTO)
+    results = pipeline.predict(SHARED_GROUP_PHOTO)
     [faces] = results
     hits, false = matches([face.box for face in faces], GROUP_FACES)
     assert hits >= min_hits and false <= max_false, (hits, false)
     # One DataFrame row and one drawn box per face.
     frame = results.to_frame()
     assert len(frame) == len(faces)
-    assert frame["image"].eq(str(GROUP_PHOTO)).all()
-    drawing = pipeline.annotate(GROUP_PHOTO, faces)
-    original = cv2.imread(str(GROUP_PHOTO))
+    assert frame["image"].eq(str(SHARED_GROUP_PHOTO)).all()
+    drawing = pipeline.annotate(SHARED_GROUP_PHOTO, faces)
+    original = cv2.imread(str(SHARED_GROUP_PHOTO))
     for face in faces:
         x, y, w, h = face.box
         assert (drawing[y + h // 2, x] != original[y + h // 2, x]).any()  # the box's left edge

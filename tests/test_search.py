@@ -24,11 +24,15 @@ SPACE = {"dropout": FloatDistribution(0.0, 0.5),
          "learning_rate": FloatDistribution(1e-3, 1e-2, log=True)}
 
 
-class AlwaysPrune(optuna.pruners.BasePruner):
-    """Prunes every trial at its first report."""
+class PruneAtStep(optuna.pruners.BasePruner):
+    """Prunes every trial that reports at ``step`` or later (``PruneAtStep(0)``: at its
+    first report)."""
+
+    def __init__(self, step):
+        self.step = step
 
     def prune(self, study, trial):
-        return True
+        return trial.last_step >= self.step
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +75,7 @@ def test_study_returns_fitted_best_estimator(tmp_path, faces):
 def test_pruned_trials_end_pruned_not_failed(tmp_path, faces, prune_on, epochs_per_trial):
     X, y = faces
     with pytest.warns(RuntimeWarning, match="no completed trial"):
-        search = _search(tmp_path, n_trials=2, pruner=AlwaysPrune(), prune_on=prune_on,
+        search = _search(tmp_path, n_trials=2, pruner=PruneAtStep(0), prune_on=prune_on,
                          refit=False).fit(X, y)
 
     assert trial_counts(search.study_) == {"PRUNED": 2}
@@ -79,16 +83,6 @@ def test_pruned_trials_end_pruned_not_failed(tmp_path, faces, prune_on, epochs_p
         # Pruned at the first report: after one epoch, or after the first fold's two.
         assert trial.user_attrs["epochs_trained"] == epochs_per_trial
         assert list(trial.intermediate_values) == [0]
-
-
-class PruneAtStep(optuna.pruners.BasePruner):
-    """Prunes every trial that reports at ``step`` or later."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def prune(self, study, trial):
-        return trial.last_step >= self.step
 
 
 class StopAfterOneEpoch(keras.callbacks.Callback):
@@ -125,7 +119,7 @@ def test_epoch_reports_use_a_unique_step_per_fold_and_epoch(tmp_path, faces):
 
 def test_study_resumes_to_the_requested_total(tmp_path, faces):
     X, y = faces
-    options = dict(pruner=AlwaysPrune(), refit=False, study_name="resumed")
+    options = dict(pruner=PruneAtStep(0), refit=False, study_name="resumed")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         first = _search(tmp_path, n_trials=2, **options).fit(X, y)

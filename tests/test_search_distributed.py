@@ -24,13 +24,13 @@ import sys, warnings
 from fer_estimator.pipeline import make_fer_pipeline
 from fer_estimator.synthetic import make_synthetic_faces
 from search import FERSearchCV
-from test_search import MICRO_CNN, SPACE, AlwaysPrune
+from test_search import MICRO_CNN, SPACE, PruneAtStep
 
 storage, study_name, n_trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
 X, y = make_synthetic_faces(140, random_state=1)
 warnings.simplefilter("ignore", RuntimeWarning)  # no COMPLETE trial: all are pruned
 FERSearchCV(make_fer_pipeline(**MICRO_CNN), SPACE, n_trials=n_trials, cv=2,
-            pruner=AlwaysPrune(), storage=storage, study_name=study_name,
+            pruner=PruneAtStep(0), storage=storage, study_name=study_name,
             refit=False).fit(X, y)
 """
 

@@ -63,4 +63,3 @@ def test_median_by_name_prunes_from_the_first_epoch():
 ])
 def test_pruners_by_name(name, kind):
     assert isinstance(make_pruner(name, n_steps=6), kind)
-

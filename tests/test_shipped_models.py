@@ -57,8 +57,8 @@ def test_fer2013_rows_round_trip_through_the_shipped_pipeline(tmp_path):
 
 @pytest.mark.shared_data
 def test_seven_class_model_on_publictest_rows(tmp_path):
-    X, codes = load_fer2013(require_shared(SHARED_FER2013_CSV), usage="PublicTest", return_X_y=True,
-                            cache_dir=tmp_path)
+    X, codes = load_fer2013(require_shared(SHARED_FER2013_CSV), usage="PublicTest",
+                            return_X_y=True, cache_dir=tmp_path)
     model = load_joblib(MODELS_DIR / "fer2013-7class.joblib")
     accuracy = model.score(X[:1000], np.array(EMOTIONS)[codes[:1000]])
     assert accuracy >= MIN_PUBLICTEST_ACCURACY
