@@ -17,7 +17,7 @@ _BN_MOMENTUM = 0.9
 
 def build_vgg_cnn(input_shape, n_classes, *, depth=4, base_filters=64, max_filters=512,
                   dropout=0.25, l2=1e-4, dense_units=(512, 256, 128), horizontal_flip=True,
-                  shift_range=0.1, zoom_range=0.1):
+                  shift_range=0.1, zoom_range=0.1, dtype_policy="float32"):
     """Build (uncompiled) the VGG-like FER CNN.
 
     Parameters
@@ -44,6 +44,10 @@ def build_vgg_cnn(input_shape, n_classes, *, depth=4, base_filters=64, max_filte
         Largest random translation, as a fraction of the image side.
     zoom_range : float, default=0.1
         Largest random zoom in or out, as a fraction.
+    dtype_policy : str, default="float32"
+        Keras dtype policy of the convolution and dense layers (``"mixed_bfloat16"`` computes
+        in bfloat16 with float32 weights). Augmentation and the softmax stay float32, so
+        probabilities are exact and the saved model predicts on any CPU.
 
     Returns
     -------
@@ -70,19 +74,22 @@ def build_vgg_cnn(input_shape, n_classes, *, depth=4, base_filters=64, max_filte
         for conv in range(2):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
                               kernel_regularizer=regularizer,
-                              name=f"block{block + 1}_conv{conv + 1}")(x)
-            x = layers.BatchNormalization(momentum=_BN_MOMENTUM,
+                              dtype=dtype_policy, name=f"block{block + 1}_conv{conv + 1}")(x)
+            x = layers.BatchNormalization(momentum=_BN_MOMENTUM, dtype=dtype_policy,
                                           name=f"block{block + 1}_bn{conv + 1}")(x)
-            x = layers.Activation("relu", name=f"block{block + 1}_relu{conv + 1}")(x)
-        x = layers.MaxPooling2D(2, name=f"block{block + 1}_pool")(x)
-        x = layers.Dropout(dropout, name=f"block{block + 1}_dropout")(x)
+            x = layers.Activation("relu", dtype=dtype_policy,
+                                  name=f"block{block + 1}_relu{conv + 1}")(x)
+        x = layers.MaxPooling2D(2, dtype=dtype_policy, name=f"block{block + 1}_pool")(x)
+        x = layers.Dropout(dropout, dtype=dtype_policy, name=f"block{block + 1}_dropout")(x)
 
-    x = layers.Flatten(name="flatten")(x)
+    x = layers.Flatten(dtype=dtype_policy, name="flatten")(x)
     for index, units in enumerate(dense_units, start=1):
         x = layers.Dense(units, use_bias=False, kernel_regularizer=regularizer,
-                         name=f"dense{index}")(x)
-        x = layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"dense{index}_bn")(x)
-        x = layers.Activation("relu", name=f"dense{index}_relu")(x)
-        x = layers.Dropout(dropout, name=f"dense{index}_dropout")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="emotion")(x)
+                         dtype=dtype_policy, name=f"dense{index}")(x)
+        x = layers.BatchNormalization(momentum=_BN_MOMENTUM, dtype=dtype_policy,
+                                      name=f"dense{index}_bn")(x)
+        x = layers.Activation("relu", dtype=dtype_policy, name=f"dense{index}_relu")(x)
+        x = layers.Dropout(dropout, dtype=dtype_policy, name=f"dense{index}_dropout")(x)
+    # float32 softmax: bfloat16's 8-bit mantissa would round the probabilities.
+    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32", name="emotion")(x)
     return keras.Model(inputs, outputs, name="fer_vgg_cnn")

@@ -1,6 +1,8 @@
 """FERClassifier: the FER CNN as a scikit-learn classifier, built on scikeras' KerasClassifier."""
 
 
+import inspect
+
 import keras
 import numpy as np
 from scikeras.utils.transformers import ClassifierLabelEncoder
@@ -11,6 +13,8 @@ from sklearn.utils._tags import ClassifierTags
 
 from ._versions import check_saved_versions, current_versions
 from .architecture import build_vgg_cnn
+from .precision import PRECISIONS, resolve_precision
+from .schedules import WarmupCosineSchedule
 
 
 # Batches up to this size are predicted in one direct call instead of through Model.predict.
@@ -51,8 +55,10 @@ class FERClassifier(KerasClassifier):
     """Facial-expression CNN with the scikit-learn classifier API.
 
     A VGG-like Keras CNN (see :func:`fer_estimator.architecture.build_vgg_cnn`) trained with
-    Adam, early stopping and learning-rate reduction on a stratified validation split carved
-    from the training data. Works on any Keras 3 backend (TensorFlow, JAX, torch).
+    Adam (or any Keras optimizer), early stopping and a learning-rate schedule (reduction on
+    plateau, or warm-up then cosine decay) monitored on a stratified validation split carved
+    from the training data. Works on any Keras 3 backend (TensorFlow, JAX, torch); trains in
+    mixed bfloat16 on CPUs that compute it natively.
 
     Parameters
     ----------
@@ -67,7 +73,18 @@ class FERClassifier(KerasClassifier):
     dense_units : tuple of int, default=(512, 256, 128)
         Dense layers before the softmax.
     learning_rate : float, default=1e-3
-        Initial learning rate of the optimizer (Adam by default).
+        Initial learning rate of the optimizer (Adam by default); the peak rate of the
+        ``"cosine"`` schedule.
+    weight_decay : float or None, default=None
+        Decoupled weight decay of the optimizer (Keras applies it AdamW-style to every
+        optimizer); None keeps the optimizer's own default.
+    lr_schedule : {"plateau", "cosine"}, default="plateau"
+        ``"plateau"`` multiplies the rate by ``reduce_lr_factor`` after
+        ``reduce_lr_patience`` epochs without improvement; ``"cosine"`` warms up linearly
+        for ``warmup_epochs`` and then decays to zero at the last epoch (a fixed-length
+        schedule: usually with ``early_stopping_patience=None``).
+    warmup_epochs : float, default=0.0
+        Linear warm-up of the ``"cosine"`` schedule, in epochs.
     label_smoothing : float, default=0.0
         Label smoothing of the categorical cross-entropy.
     batch_size : int, default=64
@@ -80,7 +97,7 @@ class FERClassifier(KerasClassifier):
         the best weights are restored. None disables early stopping.
     reduce_lr_patience : int or None, default=5
         Epochs without improvement before the learning rate is multiplied by
-        ``reduce_lr_factor``. None disables it.
+        ``reduce_lr_factor`` (``lr_schedule="plateau"`` only). None disables it.
     reduce_lr_factor : float, default=0.5
         Factor of each learning-rate reduction.
     validation_fraction : float, default=0.1
@@ -97,6 +114,10 @@ class FERClassifier(KerasClassifier):
     tta : bool, default=False
         Test-time augmentation: ``predict`` and ``predict_proba`` average the probabilities
         of each image and its mirror image. Can be switched on a fitted model.
+    precision : {"auto", "float32", "mixed_bfloat16"}, default="auto"
+        Numeric precision of training and prediction. ``"auto"`` uses mixed bfloat16
+        (bfloat16 compute, float32 weights and softmax) on a CPU-only machine whose CPU has
+        AVX-512 BF16 or AMX, float32 elsewhere. Saved models predict on any CPU and backend.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, augmentation and the validation split on
         every Keras backend (through ``keras.utils.set_random_seed``).
@@ -112,17 +133,20 @@ class FERClassifier(KerasClassifier):
         Class labels seen in ``fit``.
     model_ : keras.Model
         The trained network.
+    precision_ : str
+        The dtype policy the network was built with.
     history_ : dict of str to list
         Per-epoch training metrics (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
         ``learning_rate``).
     """
 
     def __init__(self, depth=4, base_filters=64, dropout=0.25, l2=1e-4,
-                 dense_units=(512, 256, 128), learning_rate=1e-3, label_smoothing=0.0,
+                 dense_units=(512, 256, 128), learning_rate=1e-3, weight_decay=None,
+                 lr_schedule="plateau", warmup_epochs=0.0, label_smoothing=0.0,
                  batch_size=64, epochs=60, early_stopping_patience=10, reduce_lr_patience=5,
                  reduce_lr_factor=0.5, validation_fraction=0.1, horizontal_flip=True,
                  shift_range=0.1, zoom_range=0.1, class_weight=None, tta=False,
-                 random_state=None, verbose=0, optimizer="adam", **kwargs):
+                 precision="auto", random_state=None, verbose=0, optimizer="adam", **kwargs):
         super().__init__(batch_size=batch_size, epochs=epochs, class_weight=class_weight,
                          random_state=random_state, verbose=verbose, optimizer=optimizer,
                          **kwargs)
@@ -132,6 +156,9 @@ class FERClassifier(KerasClassifier):
         self.l2 = l2
         self.dense_units = dense_units
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
         self.label_smoothing = label_smoothing
         self.early_stopping_patience = early_stopping_patience
         self.reduce_lr_patience = reduce_lr_patience
@@ -141,6 +168,7 @@ class FERClassifier(KerasClassifier):
         self.shift_range = shift_range
         self.zoom_range = zoom_range
         self.tta = tta
+        self.precision = precision
 
     # scikeras 0.13 predates the scikit-learn >= 1.6 tags API: without this, is_classifier()
     # is False, cross_val_score(cv=5) uses KFold instead of StratifiedKFold and neg_log_loss
@@ -169,9 +197,11 @@ class FERClassifier(KerasClassifier):
             image_shape, meta["n_classes_"], depth=self.depth, base_filters=self.base_filters,
             dropout=self.dropout, l2=self.l2, dense_units=tuple(self.dense_units),
             horizontal_flip=self.horizontal_flip, shift_range=self.shift_range,
-            zoom_range=self.zoom_range)
+            zoom_range=self.zoom_range, dtype_policy=self.precision_)
         optimizer = compile_kwargs["optimizer"]
         optimizer.learning_rate = self.learning_rate
+        if self.weight_decay is not None:
+            optimizer.weight_decay = self.weight_decay
         model.compile(
             optimizer=optimizer,
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=self.label_smoothing),
@@ -186,6 +216,14 @@ class FERClassifier(KerasClassifier):
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.lr_schedule not in ("plateau", "cosine"):
+            raise ValueError(f"lr_schedule must be 'plateau' or 'cosine', "
+                             f"got {self.lr_schedule!r}")
+        if not 0.0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(f"warmup_epochs must be in [0, epochs={self.epochs}), "
+                             f"got {self.warmup_epochs!r}")
 
     def _initialize(self, X, y=None):
         self._check_hyperparameters()
@@ -194,6 +232,7 @@ class FERClassifier(KerasClassifier):
             # scikeras seeds only Python, NumPy and TensorFlow: Keras' own seed generator
             # (used by initialisers, dropout and augmentation on JAX and torch) needs this.
             keras.utils.set_random_seed(self._seed())
+        self.precision_ = resolve_precision(self.precision)
         return super()._initialize(X, y)
 
     def _seed(self):
@@ -216,7 +255,10 @@ class FERClassifier(KerasClassifier):
             schedule.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=self.early_stopping_patience,
                 restore_best_weights=True))
-        if self.reduce_lr_patience is not None:
+        if self.lr_schedule == "cosine":
+            schedule.append(WarmupCosineSchedule(self.learning_rate, self.epochs,
+                                                 self.warmup_epochs))
+        elif self.reduce_lr_patience is not None:
             schedule.append(keras.callbacks.ReduceLROnPlateau(
                 monitor=monitor, factor=self.reduce_lr_factor,
                 patience=self.reduce_lr_patience))
@@ -302,6 +344,10 @@ class FERClassifier(KerasClassifier):
         saved = state.get("_saved_versions")
         if saved is not None:
             check_saved_versions(saved, type(self).__name__)
+        # A model saved before a parameter existed was trained as its default says.
+        for name, parameter in inspect.signature(FERClassifier.__init__).parameters.items():
+            if parameter.default is not inspect.Parameter.empty:
+                state.setdefault(name, parameter.default)
         super().__setstate__(state)
         if self.initialized_:
             self._initialize_callbacks()
