@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, classification_report,
-                             confusion_matrix)
+from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, balanced_accuracy_score,
+                             classification_report, confusion_matrix)
 from tqdm import tqdm
 
 from .classifier import SINGLE_CALL_BATCH, mirror_images
@@ -47,6 +47,7 @@ def evaluate(model, X, y, *, progress=True):
     -------
     dict
         ``accuracy`` (plain predictions, whatever the model's ``tta`` setting);
+        ``balanced_accuracy`` (the mean of the per-class recalls, plain predictions);
         ``accuracy_tta`` (horizontal-flip test-time augmentation) when the classifier offers
         ``tta``; ``per_class`` (precision, recall, F1 and support of each class, for the plain
         predictions); ``confusion_matrix`` (rows: true class, columns: predicted, in the order
@@ -69,6 +70,7 @@ def evaluate(model, X, y, *, progress=True):
             "n_samples": int(len(y)),
             "classes": [str(name) for name in classes],
             "accuracy": float(accuracy_score(y, predicted)),
+            "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
         }
         if offers_tta:
             # FERClassifier's TTA is the mean of an image's and its mirror image's probabilities.
@@ -148,6 +150,9 @@ def format_report(report):
     if "accuracy_tta" in report:
         lines.append(f"accuracy TTA  {report['accuracy_tta']:.4f}  (horizontal-flip test-time "
                      f"augmentation)")
+    if "balanced_accuracy" in report:  # absent from reports saved before it was added
+        lines.append(f"balanced acc. {report['balanced_accuracy']:.4f}  (mean recall of the "
+                     f"classes)")
     lines.append("")
     lines.append(f"{'class':<10} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}")
     for name, scores in report["per_class"].items():

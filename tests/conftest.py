@@ -1,5 +1,6 @@
 """Shared fixtures: synthetic faces, tiny CNN settings and the optional ../shared folder."""
 
+import importlib.util
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's start-up chatter
@@ -13,6 +14,16 @@ from fer_estimator.synthetic import make_synthetic_faces
 TINY_CNN = dict(depth=2, base_filters=8, dense_units=(32,), epochs=6, batch_size=32,
                 validation_fraction=0.0, early_stopping_patience=None, reduce_lr_patience=None,
                 horizontal_flip=False, shift_range=0.0, zoom_range=0.0, random_state=0)
+
+
+def load_script(name):
+    """Import ``scripts/<name>.py`` (the scripts folder is not a package) as a module."""
+    from fer_estimator._paths import PROJECT_ROOT
+
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def require_shared(path):

@@ -30,6 +30,10 @@ def test_report_matches_sklearn_scores(fitted_pipeline, synthetic_split):
     assert set(report["per_class"]) == set(EMOTIONS)
     assert sum(scores["support"] for scores in report["per_class"].values()) == len(y_test)
     assert "accuracy TTA" in format_report(report)
+    recalls = [scores["recall"] for scores in report["per_class"].values()
+               if scores["support"] > 0]
+    assert report["balanced_accuracy"] == pytest.approx(np.mean(recalls))
+    assert "balanced acc." in format_report(report)
 
 
 def test_tta_setting_is_left_as_it_was(fitted_pipeline, synthetic_split):
