@@ -1,0 +1,23 @@
+"""scripts/bench_training.py: four interleaved ways of training, and the ratios it prints."""
+
+import re
+
+import pytest
+
+from conftest import load_script
+
+bench = load_script("bench_training")
+
+
+def test_prints_images_per_second_for_every_way_and_precision(capsys):
+    bench.main(["--images", "64", "--epochs", "2", "--rounds", "1", "--depth", "1",
+                "--base-filters", "4"])
+    out = capsys.readouterr().out
+    for way in ("keras Model.fit", "FERClassifier.fit"):
+        assert re.search(rf"^{re.escape(way)} +[\d.]+ +[\d.]+ +[\d.]+×$", out, re.MULTILINE)
+    assert re.search(r"FERClassifier.fit / keras Model.fit, mixed_bfloat16: [\d.]+×", out)
+
+
+def test_needs_an_epoch_beyond_the_untimed_first():
+    with pytest.raises(SystemExit):
+        bench.main(["--epochs", "1"])
