@@ -60,6 +60,8 @@ def test_cosine_fit_follows_the_schedule_and_applies_weight_decay(scaled_images)
     np.testing.assert_allclose(clf.history_["learning_rate"],
                                [expected.rate_at(epoch) for epoch in (1, 2, 3)], atol=1e-7)
     assert clf.model_.optimizer.weight_decay == 0.01
+    if keras.backend.backend() == "tensorflow":
+        assert clf.model_.jit_compile is False  # XLA is 5-10x slower on a CPU
 
 
 def test_mixed_bfloat16_computes_in_bfloat16_with_a_float32_softmax(scaled_images):
