@@ -22,6 +22,7 @@ from .faces import FacePipeline, FaceResults
 from .faces.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video_path, write_image
 from .labels import class_names
 from .persistence import dump_json, load_joblib, write_atomically
+from .serve.commands import add_live_command, add_serve_command
 from .training import train_and_save
 from .transform import NORMALIZATIONS
 
@@ -241,7 +242,8 @@ def run_evaluate(args):
     return 0
 
 
-COMMANDS = (add_predict_command, add_train_command, add_evaluate_command)
+COMMANDS = (add_predict_command, add_train_command, add_evaluate_command, add_serve_command,
+            add_live_command)
 
 
 def build_parser():
