@@ -141,15 +141,17 @@ def run_live_command(args):
     """Run ``live``; see :func:`add_live_command`."""
     import cv2
 
-    from .live import (VIDEO_FPS_FALLBACK, FrameHub, LabelSmoother, LatestFrames, every_frame,
-                       gui_available, open_capture, run_live, show_in_window)
+    from .live import (VIDEO_FPS_FALLBACK, FrameHub, LabelSmoother, LatestFrames,
+                       create_live_app, every_frame, gui_available, open_capture, run_live,
+                       show_in_window)
 
     if args.smooth < 1:
         raise ValueError(f"--smooth must be 1 or more, got {args.smooth}")
     source = args.source if args.source is not None else str(args.camera)
     is_file = os.path.isfile(source)
     web = not args.no_display and (args.serve or not gui_available())
-    uvicorn = _web_modules() if web else None
+    if web:
+        _web_modules()
     pipeline = make_face_pipeline(load_estimator(args.model), args.detector, args.yunet_model,
                                   args.min_face_size)
     capture = open_capture(source)
@@ -162,7 +164,7 @@ def run_live_command(args):
     if web:
         hub = FrameHub()
         outputs.append(hub)
-        stop_web = _start_web(uvicorn, hub, args.host, args.port)
+        stop_web = serve_in_thread(create_live_app(hub), args.host, args.port)
         print(f"fer-estimator live: http://{args.host}:{args.port}/ ; Ctrl-C stops",
               file=sys.stderr, flush=True)
     elif not args.no_display:
@@ -175,6 +177,7 @@ def run_live_command(args):
     finally:
         frames.close()  # a LatestFrames, or every_frame's generator: releases the capture
         if stop_web is not None:
+            hub.close()  # ends the MJPEG streams, so that the server can stop
             stop_web()
         if not web and not args.no_display:
             cv2.destroyAllWindows()
@@ -185,25 +188,27 @@ def run_live_command(args):
     return 0
 
 
-def _start_web(uvicorn, hub, host, port):
-    """Serve ``hub``'s page in a thread; return the function that stops it."""
-    from .live import create_live_app
+def serve_in_thread(app, host=DEFAULT_HOST, port=8000):
+    """Serve an ASGI app with uvicorn in a daemon thread; return the function that stops it.
+
+    For ``live``'s page, and for tests that need a real server in the same process.
+    """
+    import uvicorn
 
     _warn_if_public(host)
-    # log_config=None: leave the logging set-up of the process alone (the page is a side show).
-    server = uvicorn.Server(uvicorn.Config(create_live_app(hub), host=host, port=port,
-                                           log_config=None, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, name="fer-live-web", daemon=True)
+    # log_config=None: leave the logging set-up of the process alone.
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None,
+                                           log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, name="fer-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     if not server.started:
-        raise RuntimeError(f"the live page could not start on {host}:{port} (port in use?)")
+        server.should_exit = True
+        raise RuntimeError(f"could not serve on {host}:{port} (port in use?)")
 
     def stop():
-        hub.close()
         server.should_exit = True
         thread.join(timeout=5)
 
