@@ -1,5 +1,6 @@
 """Shared fixtures: synthetic faces, tiny CNN settings and the optional ../shared folder."""
 
+import importlib.util
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's start-up chatter
@@ -7,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's start-u
 import numpy as np
 import pytest
 
+from fer_estimator._paths import PROJECT_ROOT
 from fer_estimator.synthetic import make_synthetic_faces
 
 # A CNN small enough to fit in seconds on two CPU cores, still able to learn the synthetic faces.
@@ -21,6 +23,14 @@ def require_shared(path):
         pytest.skip(f"{path} is absent: this test needs the project's shared data beside the "
                     f"checkout (../shared)")
     return path
+
+
+def load_script(name):
+    """Import ``scripts/<name>.py`` (the scripts folder is not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -1,17 +1,11 @@
 """scripts/bench_pruning.py: the pruners it compares and the figures it prints."""
 
-import importlib.util
-
-from fer_estimator._paths import PROJECT_ROOT
+from conftest import load_script
 from search import PRUNERS
 
 
 def _bench_pruning():
-    spec = importlib.util.spec_from_file_location(
-        "bench_pruning", PROJECT_ROOT / "scripts" / "bench_pruning.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_pruning")
 
 
 def test_compares_every_pruner_with_none():

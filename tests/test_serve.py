@@ -9,7 +9,7 @@ from skimage import data
 from sklearn.dummy import DummyClassifier
 
 pytest.importorskip("fastapi", reason="serve needs the [serve] extra: fastapi")
-pytest.importorskip("multipart", reason="serve needs the [serve] extra: python-multipart")
+pytest.importorskip("python_multipart", reason="serve needs the [serve] extra: python-multipart")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from fer_estimator.labels import EMOTIONS  # noqa: E402

@@ -1,7 +1,5 @@
 """A real ``fer-estimator serve`` process on 127.0.0.1, through scripts/bench_serve.py."""
 
-import importlib.util
-
 import cv2
 import joblib
 import numpy as np
@@ -9,17 +7,9 @@ import pytest
 from skimage import data
 from sklearn.dummy import DummyClassifier
 
-from fer_estimator._paths import PROJECT_ROOT
+from conftest import load_script
 
 pytest.importorskip("uvicorn", reason="serve needs the [serve] extra")
-
-
-def _bench_serve():
-    spec = importlib.util.spec_from_file_location(
-        "bench_serve", PROJECT_ROOT / "scripts" / "bench_serve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_concurrent_requests_to_a_real_server_that_then_stops_itself(tmp_path):
@@ -27,7 +17,7 @@ def test_concurrent_requests_to_a_real_server_that_then_stops_itself(tmp_path):
     joblib.dump(DummyClassifier().fit(np.zeros((7, 48, 48), np.uint8), list(range(7))), model)
     photo = tmp_path / "astronaut.jpg"
     cv2.imwrite(str(photo), data.astronaut()[:, :, ::-1])
-    summary = _bench_serve().bench(photo, clients=3, requests=4,
+    summary = load_script("bench_serve").bench(photo, clients=3, requests=4,
                                    serve_args=["--model", str(model), "--workers", "2"])
     assert summary["requests"] == 12 and summary["errors"] == 0
     assert summary["faces_per_request"] == 1

@@ -25,12 +25,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from .images import BodyLimit, BodyTooLarge, RequestRejected, decode_crops, decode_image
+from .images import (MAX_BYTES, MAX_CROPS, MAX_PIXELS, BodyLimit, BodyTooLarge, RequestRejected,
+                     decode_crops, decode_image)
 from .model import SerialEstimator, make_face_pipeline
 
-MAX_BYTES = 10 * 2**20
-MAX_PIXELS = 25_000_000
-MAX_CROPS = 256
 UPLOAD_FIELD = "file"
 RAW_TYPES = ("image/", "application/octet-stream")
 

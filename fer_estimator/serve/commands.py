@@ -9,24 +9,13 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 
+from .._cli_arguments import add_model_arguments, positive_int
+from .images import MAX_BYTES, MAX_PIXELS
 from .model import load_estimator, make_face_pipeline
 
 DEFAULT_HOST = "127.0.0.1"
 SERVE_EXTRA = "pip install 'fer-estimator[serve]' (FastAPI, uvicorn, python-multipart)"
-
-
-def _add_model_arguments(parser):
-    parser.add_argument("--model", type=Path,
-                        help="joblib file of a fitted FER pipeline (default: the shipped model)")
-    parser.add_argument("--detector", choices=("haar", "yunet"), default="haar",
-                        help="face detector (default: haar, bundled with OpenCV)")
-    parser.add_argument("--yunet-model", type=Path,
-                        help="YuNet ONNX file for --detector yunet (face_detection_yunet_*.onnx "
-                             "from OpenCV Zoo)")
-    parser.add_argument("--min-face-size", type=float, default=48,
-                        help="smallest face to find, in pixels (default: 48)")
 
 
 def _add_address_arguments(parser, port):
@@ -40,13 +29,6 @@ def _port(text):
     value = int(text)
     if not 0 < value < 65536:
         raise argparse.ArgumentTypeError(f"must be in 1-65535, got {value}")
-    return value
-
-
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
 
 
@@ -79,16 +61,16 @@ def add_serve_command(subcommands):
                     "/predict/crops takes 48x48 faces; GET /health; GET / is a page to upload "
                     "a photo or use the camera; /docs is the OpenAPI documentation. The model "
                     "is loaded once; requests run in a pool of --workers threads.")
-    _add_model_arguments(parser)
+    add_model_arguments(parser)
     _add_address_arguments(parser, 8000)
-    parser.add_argument("--workers", type=_positive, default=2,
+    parser.add_argument("--workers", type=positive_int, default=2,
                         help="threads serving requests (default: 2, one per core of a small "
                              "machine)")
-    parser.add_argument("--max-bytes", type=_positive, default=10 * 2**20,
-                        help="largest request body, in bytes (default: 10 MiB)")
-    parser.add_argument("--max-pixels", type=_positive, default=25_000_000,
-                        help="largest image, in pixels (default: 25 million)")
-    parser.add_argument("--max-requests", type=_positive,
+    parser.add_argument("--max-bytes", type=positive_int, default=MAX_BYTES,
+                        help=f"largest request body, in bytes (default: {MAX_BYTES:,})")
+    parser.add_argument("--max-pixels", type=positive_int, default=MAX_PIXELS,
+                        help=f"largest image, in pixels (default: {MAX_PIXELS:,})")
+    parser.add_argument("--max-requests", type=positive_int,
                         help="stop after this many requests (tests and benchmarks)")
     parser.set_defaults(run=run_serve)
 
@@ -121,8 +103,8 @@ def add_live_command(subcommands):
     parser.add_argument("source", nargs="?",
                         help="a video file or stream URL (default: the camera of --camera)")
     parser.add_argument("--camera", type=int, default=0, help="camera index (default: 0)")
-    _add_model_arguments(parser)
-    parser.add_argument("--smooth", type=int, default=5, metavar="N",
+    add_model_arguments(parser)
+    parser.add_argument("--smooth", type=positive_int, default=5, metavar="N",
                         help="average each face's probabilities over its last N frames "
                              "(default: 5; 1 turns it off)")
     parser.add_argument("--serve", action="store_true",
@@ -133,7 +115,7 @@ def add_live_command(subcommands):
     parser.add_argument("--every-frame", action="store_true",
                         help="take every frame of a video file, as fast as the model goes (no "
                              "dropping): measures the model's frame rate")
-    parser.add_argument("--max-frames", type=_positive, help="stop after this many frames")
+    parser.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
     parser.set_defaults(run=run_live_command)
 
 
@@ -145,8 +127,6 @@ def run_live_command(args):
                        create_live_app, every_frame, gui_available, open_capture, run_live,
                        show_in_window)
 
-    if args.smooth < 1:
-        raise ValueError(f"--smooth must be 1 or more, got {args.smooth}")
     source = args.source if args.source is not None else str(args.camera)
     is_file = os.path.isfile(source)
     web = not args.no_display and (args.serve or not gui_available())
@@ -160,17 +140,17 @@ def run_live_command(args):
     else:
         pace = (capture.get(cv2.CAP_PROP_FPS) or VIDEO_FPS_FALLBACK) if is_file else None
         frames = LatestFrames(capture, pace)
-    outputs, stop_web = [], None
-    if web:
-        hub = FrameHub()
-        outputs.append(hub)
-        stop_web = serve_in_thread(create_live_app(hub), args.host, args.port)
-        print(f"fer-estimator live: http://{args.host}:{args.port}/ ; Ctrl-C stops",
-              file=sys.stderr, flush=True)
-    elif not args.no_display:
-        outputs.append(show_in_window)
+    outputs, hub, stop_web = [], None, None
     smoother = LabelSmoother(args.smooth) if args.smooth > 1 else None
     try:
+        if web:
+            hub = FrameHub()
+            stop_web = serve_in_thread(create_live_app(hub), args.host, args.port)
+            outputs.append(hub)
+            print(f"fer-estimator live: http://{args.host}:{args.port}/ ; Ctrl-C stops",
+                  file=sys.stderr, flush=True)
+        elif not args.no_display:
+            outputs.append(show_in_window)
         stats = run_live(pipeline, frames, outputs, smoother=smoother, max_frames=args.max_frames)
     except KeyboardInterrupt:
         stats = None
