@@ -1,4 +1,5 @@
-"""``fer-estimator serve``'s page in a real browser: headless Chromium driven by Selenium.
+"""The pages of ``fer-estimator serve`` and ``live`` in a real browser: headless Chromium driven
+by Selenium.
 
 Chromium and chromedriver are the system's (Debian: ``apt-get install chromium
 chromium-driver``; ``.ci/run`` installs them); nothing is downloaded, and the browser only talks
@@ -11,6 +12,7 @@ import base64
 import os
 import shutil
 import socket
+import threading
 import time
 
 import cv2
@@ -21,6 +23,7 @@ from skimage import data
 from sklearn.dummy import DummyClassifier
 
 from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_GROUP_PHOTO
+from fer_estimator.cli import main
 from fer_estimator.faces.annotate import EMOTION_COLOURS
 
 from conftest import require_shared
@@ -160,3 +163,36 @@ def test_a_file_that_is_no_image_shows_the_servers_error(server, browser, tmp_pa
     browser.find_element(By.ID, "file").send_keys(str(text))
     status = _wait_for_status(browser, lambda text: "not an image" in text)
     assert status.get_attribute("class") == "error"
+
+
+def test_the_live_page_shows_the_stream_and_its_frame_rate(browser, tmp_path):
+    model = tmp_path / "dummy.joblib"
+    joblib.dump(DummyClassifier().fit(np.zeros((7, 48, 48), np.uint8), list(range(7))), model)
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 320))
+    for _ in range(40):  # 4 s at its own frame rate
+        writer.write(cv2.resize(data.astronaut()[:, :, ::-1], (320, 320)))
+    writer.release()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    live = threading.Thread(target=main, args=(["live", str(video), "--model", str(model),
+                                                "--serve", "--port", str(port)],))
+    live.start()
+    try:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        browser.get(f"http://127.0.0.1:{port}/")
+        WebDriverWait(browser, WAIT).until(
+            lambda d: "frames/s" in d.find_element(By.ID, "fps").text)
+        width = browser.execute_script(
+            "return document.getElementById('stream').naturalWidth")
+        assert width == 320
+    finally:
+        live.join(timeout=60)
+    assert not live.is_alive()

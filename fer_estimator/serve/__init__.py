@@ -10,3 +10,8 @@ The submodules import their web framework (FastAPI, uvicorn) only when used, so
 - :mod:`.live`: frames from a camera, video or stream, annotated, shown or streamed as MJPEG;
 - :mod:`.commands`: the ``serve`` and ``live`` subcommands of the command line.
 """
+
+# serve's default limits: the largest request body, the largest image, the most crops a request.
+MAX_BYTES = 10 * 2**20
+MAX_PIXELS = 25_000_000
+MAX_CROPS = 256

@@ -25,8 +25,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from .images import (MAX_BYTES, MAX_CROPS, MAX_PIXELS, BodyLimit, BodyTooLarge, RequestRejected,
-                     decode_crops, decode_image)
+from . import MAX_BYTES, MAX_CROPS, MAX_PIXELS
+from .images import BodyLimit, BodyTooLarge, RequestRejected, decode_crops, decode_image
 from .model import SerialEstimator, make_face_pipeline
 
 UPLOAD_FIELD = "file"

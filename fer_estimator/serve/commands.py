@@ -1,6 +1,7 @@
 """The ``serve`` and ``live`` subcommands of ``fer-estimator`` (registered in :mod:`..cli`).
 
-Their web framework (FastAPI, uvicorn) is imported only when they run.
+What they run (the model, OpenCV, FastAPI, uvicorn) is imported only when they run, so that
+building the parser stays light.
 """
 
 import argparse
@@ -11,8 +12,7 @@ import threading
 import time
 
 from .._cli_arguments import add_model_arguments, positive_int
-from .images import MAX_BYTES, MAX_PIXELS
-from .model import load_estimator, make_face_pipeline
+from . import MAX_BYTES, MAX_PIXELS
 
 DEFAULT_HOST = "127.0.0.1"
 SERVE_EXTRA = "pip install 'fer-estimator[serve]' (FastAPI, uvicorn, python-multipart)"
@@ -79,6 +79,7 @@ def run_serve(args):
     """Run ``serve``; see :func:`add_serve_command`."""
     uvicorn = _web_modules()
     from .app import create_app
+    from .model import load_estimator
 
     app = create_app(load_estimator(args.model), detector=args.detector,
                      yunet_model=args.yunet_model, min_face_size=args.min_face_size,
@@ -126,6 +127,7 @@ def run_live_command(args):
     from .live import (VIDEO_FPS_FALLBACK, FrameHub, LabelSmoother, LatestFrames,
                        create_live_app, every_frame, gui_available, open_capture, run_live,
                        show_in_window)
+    from .model import load_estimator, make_face_pipeline
 
     source = args.source if args.source is not None else str(args.camera)
     is_file = os.path.isfile(source)

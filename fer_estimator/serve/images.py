@@ -13,10 +13,6 @@ import numpy as np
 from ..data import IMAGE_SIZE
 
 NPY_MAGIC = b"\x93NUMPY"
-# serve's default limits: the largest body, the largest image and the most crops of a request.
-MAX_BYTES = 10 * 2**20
-MAX_PIXELS = 25_000_000
-MAX_CROPS = 256
 
 
 class RequestRejected(Exception):
