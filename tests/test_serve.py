@@ -35,7 +35,7 @@ def astronaut_jpeg():
 
 
 def test_predict_multipart_has_the_schema_of_predict_json(client, astronaut_jpeg):
-    response = client.post("/predict", files={"file": ("../../a/astronaut.jpg", astronaut_jpeg,
+    response = client.post("/predict", files={"file": ("..\\a/../b\\astronaut.jpg", astronaut_jpeg,
                                                        "image/jpeg")})
     assert response.status_code == 200, response.text
     result = response.json()

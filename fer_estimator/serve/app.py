@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from importlib.resources import files
-from pathlib import PurePath
+from pathlib import PureWindowsPath
 
 import cv2
 from fastapi import FastAPI, Request
@@ -133,7 +133,7 @@ def create_app(estimator, *, detector="haar", yunet_model=None, min_face_size=48
         [faces] = pipeline().predict(bgr)
         result = {"classes": classes, "images": [replace(faces, image=name).to_dict()]}
         if annotate:
-            ok, jpeg = cv2.imencode(".jpg", pipeline().annotate(bgr, faces))
+            _, jpeg = cv2.imencode(".jpg", pipeline().annotate(bgr, faces))
             result["annotated"] = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
         return result
 
@@ -187,16 +187,19 @@ async def _read_upload(request, raw_types):
     media = content_type.split(";")[0].strip().lower()
     if media == "multipart/form-data":
         try:
-            form = await request.form(max_files=1, max_fields=10)
-        except BodyTooLarge:
-            raise  # BodyLimit answers it
+            # As a context manager: the parsed files are closed when the bytes are read.
+            async with request.form(max_files=1, max_fields=10) as form:
+                upload = form.get(UPLOAD_FIELD)
+                if upload is None or isinstance(upload, str):
+                    raise RequestRejected(400, "send the file in the form field "
+                                               f"{UPLOAD_FIELD!r}")
+                # PureWindowsPath splits at / and at \: no client folder is ever echoed.
+                return await upload.read(), PureWindowsPath(upload.filename or "upload").name
+        except (BodyTooLarge, RequestRejected):
+            raise  # BodyLimit and the exception handler answer these
         except Exception as error:  # noqa: BLE001 - a malformed form is the client's error
             raise RequestRejected(400, f"the multipart body could not be parsed: {error}") \
                 from None
-        upload = form.get(UPLOAD_FIELD)
-        if upload is None or isinstance(upload, str):
-            raise RequestRejected(400, f"send the file in the form field {UPLOAD_FIELD!r}")
-        return await upload.read(), PurePath(upload.filename or "upload").name
     if media.startswith(raw_types):
         return await request.body(), "upload"
     shown = repr(content_type) if content_type else "none"
