@@ -8,7 +8,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's start-u
 import numpy as np
 import pytest
 
-from fer_estimator._paths import PROJECT_ROOT
 from fer_estimator.synthetic import make_synthetic_faces
 
 # A CNN small enough to fit in seconds on two CPU cores, still able to learn the synthetic faces.
@@ -17,20 +16,22 @@ TINY_CNN = dict(depth=2, base_filters=8, dense_units=(32,), epochs=6, batch_size
                 horizontal_flip=False, shift_range=0.0, zoom_range=0.0, random_state=0)
 
 
+def load_script(name):
+    """Import ``scripts/<name>.py`` (the scripts folder is not a package) as a module."""
+    from fer_estimator._paths import PROJECT_ROOT
+
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def require_shared(path):
     """Skip the calling test when a ../shared file is absent (fresh machines do not have it)."""
     if not path.exists():
         pytest.skip(f"{path} is absent: this test needs the project's shared data beside the "
                     f"checkout (../shared)")
     return path
-
-
-def load_script(name):
-    """Import ``scripts/<name>.py`` (the scripts folder is not a package) as a module."""
-    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")
