@@ -134,9 +134,13 @@ def run_live_command(args):
     web = not args.no_display and (args.serve or not gui_available())
     if web:
         _web_modules()
-    pipeline = make_face_pipeline(load_estimator(args.model), args.detector, args.yunet_model,
-                                  args.min_face_size)
-    capture = open_capture(source)
+    capture = open_capture(source)  # first: a wrong source fails before the model loads
+    try:
+        pipeline = make_face_pipeline(load_estimator(args.model), args.detector,
+                                      args.yunet_model, args.min_face_size)
+    except BaseException:
+        capture.release()
+        raise
     if args.every_frame:
         frames = every_frame(capture)
     else:
