@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ._cli_arguments import add_model_arguments
+from ._cli_arguments import positive_int as _positive_int
 from ._paths import DEFAULT_MODEL_PATH
 from .data import load_fer2013
 from .evaluation import evaluate, format_report, save_figures
@@ -22,6 +24,7 @@ from .faces import FacePipeline, FaceResults
 from .faces.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video_path, write_image
 from .labels import class_names
 from .persistence import dump_json, load_joblib, write_atomically
+from .serve.commands import add_live_command, add_serve_command
 from .training import train_and_save
 from .transform import NORMALIZATIONS
 
@@ -43,15 +46,7 @@ def add_predict_command(subcommands):
                         help="an image, a folder of images or a video")
     parser.add_argument("--demo", action="store_true",
                         help="also run on scikit-image's astronaut photo (needs scikit-image)")
-    parser.add_argument("--model", type=Path,
-                        help="joblib file of a fitted FER pipeline (default: the shipped model)")
-    parser.add_argument("--detector", choices=("haar", "yunet"), default="haar",
-                        help="face detector (default: haar, bundled with OpenCV)")
-    parser.add_argument("--yunet-model", type=Path,
-                        help="YuNet ONNX file for --detector yunet (face_detection_yunet_*.onnx "
-                             "from OpenCV Zoo)")
-    parser.add_argument("--min-face-size", type=float, default=48,
-                        help="smallest face to find, in pixels (default: 48)")
+    add_model_arguments(parser)
     parser.add_argument("--frame-stride", type=_positive_int, default=1,
                         help="use every N-th frame of a video (default: 1)")
     parser.add_argument("--out", type=Path,
@@ -98,13 +93,6 @@ def run_predict(args):
         frame = results.to_frame()
         write_atomically(args.csv, lambda temp: frame.to_csv(temp, index=False))
     return 1 if skipped else 0
-
-
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
 
 
 def _expand_inputs(inputs):
@@ -241,7 +229,8 @@ def run_evaluate(args):
     return 0
 
 
-COMMANDS = (add_predict_command, add_train_command, add_evaluate_command)
+COMMANDS = (add_predict_command, add_train_command, add_evaluate_command, add_serve_command,
+            add_live_command)
 
 
 def build_parser():

@@ -46,3 +46,34 @@ def draw_faces(image, faces):
         cv2.putText(canvas, text, (x + thickness, top + text_h), FONT, font_scale, (0, 0, 0),
                     thickness, cv2.LINE_AA)
     return canvas
+
+
+def draw_probability_bars(image, faces, classes):
+    """Draw, in place, a small bar under every face's box: one segment per class, as long as
+    its probability, in the class's colour.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3), dtype uint8
+        BGR; drawn on directly (pass the copy :func:`draw_faces` returns).
+    faces : iterable of Face
+    classes : sequence of str
+        The class names in the order of the segments.
+
+    Returns
+    -------
+    ndarray
+        ``image``.
+    """
+    height = max(4, round(min(image.shape[:2]) / 80))
+    for face in faces:
+        x, y, w, h = face.box
+        top = min(y + h + 2, image.shape[0] - height)
+        left = x
+        for name in classes:
+            right = left + face.probabilities[name] * w
+            if round(right) > round(left):
+                cv2.rectangle(image, (round(left), top), (round(right) - 1, top + height - 1),
+                              EMOTION_COLOURS.get(name, (255, 255, 255)), cv2.FILLED)
+            left = right
+    return image

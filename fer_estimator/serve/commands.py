@@ -1,0 +1,201 @@
+"""The ``serve`` and ``live`` subcommands of ``fer-estimator`` (registered in :mod:`..cli`).
+
+What they run (the model, OpenCV, FastAPI, uvicorn) is imported only when they run, so that
+building the parser stays light.
+"""
+
+import argparse
+import ipaddress
+import os
+import sys
+import threading
+import time
+
+from .._cli_arguments import add_model_arguments, positive_int
+from . import MAX_BYTES, MAX_PIXELS
+
+DEFAULT_HOST = "127.0.0.1"
+SERVE_EXTRA = "pip install 'fer-estimator[serve]' (FastAPI, uvicorn, python-multipart)"
+
+
+def _add_address_arguments(parser, port):
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"address to listen on (default: {DEFAULT_HOST}, this machine "
+                             "only; 0.0.0.0 opens it to the network)")
+    parser.add_argument("--port", type=_port, default=port, help=f"(default: {port})")
+
+
+def _port(text):
+    value = int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"must be in 1-65535, got {value}")
+    return value
+
+
+def _web_modules():
+    try:
+        import fastapi  # noqa: F401
+        import python_multipart  # noqa: F401
+        import uvicorn
+    except ImportError as error:
+        raise RuntimeError(f"{error.name} is missing: {SERVE_EXTRA}") from None
+    return uvicorn
+
+
+def _warn_if_public(host):
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        print(f"fer-estimator: listening on {host}: anyone who can reach this machine can use "
+              "it (there is no authentication)", file=sys.stderr)
+
+
+def add_serve_command(subcommands):
+    """``serve``: an HTTP inference service for a saved pipeline."""
+    parser = subcommands.add_parser(
+        "serve", help="serve a model over HTTP: POST an image, get its faces as JSON",
+        description="An HTTP service for a saved model: POST /predict (an image, multipart or "
+                    "raw bytes) returns the faces as `predict --json` does; POST "
+                    "/predict/crops takes 48x48 faces; GET /health; GET / is a page to upload "
+                    "a photo or use the camera; /docs is the OpenAPI documentation. The model "
+                    "is loaded once; requests run in a pool of --workers threads.")
+    add_model_arguments(parser)
+    _add_address_arguments(parser, 8000)
+    parser.add_argument("--workers", type=positive_int, default=2,
+                        help="threads serving requests (default: 2, one per core of a small "
+                             "machine)")
+    parser.add_argument("--max-bytes", type=positive_int, default=MAX_BYTES,
+                        help=f"largest request body, in bytes (default: {MAX_BYTES:,})")
+    parser.add_argument("--max-pixels", type=positive_int, default=MAX_PIXELS,
+                        help=f"largest image, in pixels (default: {MAX_PIXELS:,})")
+    parser.add_argument("--max-requests", type=positive_int,
+                        help="stop after this many requests (tests and benchmarks)")
+    parser.set_defaults(run=run_serve)
+
+
+def run_serve(args):
+    """Run ``serve``; see :func:`add_serve_command`."""
+    uvicorn = _web_modules()
+    from .app import create_app
+    from .model import load_estimator
+
+    app = create_app(load_estimator(args.model), detector=args.detector,
+                     yunet_model=args.yunet_model, min_face_size=args.min_face_size,
+                     workers=args.workers, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
+    _warn_if_public(args.host)
+    print(f"fer-estimator serve: http://{args.host}:{args.port}/ (API: /docs); Ctrl-C stops",
+          file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                limit_max_requests=args.max_requests, timeout_graceful_shutdown=2)
+    return 0
+
+
+def add_live_command(subcommands):
+    """``live``: the faces of a camera, video file or stream, annotated as they come."""
+    parser = subcommands.add_parser(
+        "live", help="annotate the faces of a camera, video or stream live",
+        description="Read a camera, a video file or a stream URL, find and classify the faces "
+                    "of each frame, and show the frames with boxes, labels and probability "
+                    "bars: in an OpenCV window when OpenCV has a GUI and there is a display, "
+                    "otherwise (or with --serve) as a live web page. Frames are dropped, not "
+                    "queued, when the model is slower than the source. Prints frames/s.")
+    parser.add_argument("source", nargs="?",
+                        help="a video file or stream URL (default: the camera of --camera)")
+    parser.add_argument("--camera", type=int, default=0, help="camera index (default: 0)")
+    add_model_arguments(parser)
+    parser.add_argument("--smooth", type=positive_int, default=5, metavar="N",
+                        help="average each face's probabilities over its last N frames "
+                             "(default: 5; 1 turns it off)")
+    parser.add_argument("--serve", action="store_true",
+                        help="stream to a web page even when an OpenCV window could open")
+    _add_address_arguments(parser, 8001)
+    parser.add_argument("--no-display", action="store_true",
+                        help="neither window nor page: only measure frames/s")
+    parser.add_argument("--every-frame", action="store_true",
+                        help="take every frame of a video file, as fast as the model goes (no "
+                             "dropping): measures the model's frame rate")
+    parser.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
+    parser.set_defaults(run=run_live_command)
+
+
+def run_live_command(args):
+    """Run ``live``; see :func:`add_live_command`."""
+    import cv2
+
+    from .live import (VIDEO_FPS_FALLBACK, FrameHub, LabelSmoother, LatestFrames,
+                       create_live_app, every_frame, gui_available, open_capture, run_live,
+                       show_in_window)
+    from .model import load_estimator, make_face_pipeline
+
+    source = args.source if args.source is not None else str(args.camera)
+    is_file = os.path.isfile(source)
+    web = not args.no_display and (args.serve or not gui_available())
+    if web:
+        _web_modules()
+    capture = open_capture(source)  # first: a wrong source fails before the model loads
+    try:
+        pipeline = make_face_pipeline(load_estimator(args.model), args.detector,
+                                      args.yunet_model, args.min_face_size)
+    except BaseException:
+        capture.release()
+        raise
+    if args.every_frame:
+        frames = every_frame(capture)
+    else:
+        pace = (capture.get(cv2.CAP_PROP_FPS) or VIDEO_FPS_FALLBACK) if is_file else None
+        frames = LatestFrames(capture, pace)
+    outputs, hub, stop_web = [], None, None
+    smoother = LabelSmoother(args.smooth) if args.smooth > 1 else None
+    try:
+        if web:
+            hub = FrameHub()
+            stop_web = serve_in_thread(create_live_app(hub), args.host, args.port)
+            outputs.append(hub)
+            print(f"fer-estimator live: http://{args.host}:{args.port}/ ; Ctrl-C stops",
+                  file=sys.stderr, flush=True)
+        elif not args.no_display:
+            outputs.append(show_in_window)
+        stats = run_live(pipeline, frames, outputs, smoother=smoother, max_frames=args.max_frames)
+    except KeyboardInterrupt:
+        stats = None
+    finally:
+        frames.close()  # a LatestFrames, or every_frame's generator: releases the capture
+        if stop_web is not None:
+            hub.close()  # ends the MJPEG streams, so that the server can stop
+            stop_web()
+        if not web and not args.no_display:
+            cv2.destroyAllWindows()
+    if stats is not None:
+        dropped = f", {frames.dropped} dropped" if isinstance(frames, LatestFrames) else ""
+        print(f"live: {stats['frames']} frames in {stats['seconds']:.1f} s: "
+              f"{stats['fps']:.1f} frames/s ({args.detector}, {stats['faces']} faces{dropped})")
+    return 0
+
+
+def serve_in_thread(app, host=DEFAULT_HOST, port=8000):
+    """Serve an ASGI app with uvicorn in a daemon thread; return the function that stops it.
+
+    For ``live``'s page, and for tests that need a real server in the same process.
+    """
+    import uvicorn
+
+    _warn_if_public(host)
+    # log_config=None: leave the logging set-up of the process alone.
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None,
+                                           log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, name="fer-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        server.should_exit = True
+        raise RuntimeError(f"could not serve on {host}:{port} (port in use?)")
+
+    def stop():
+        server.should_exit = True
+        thread.join(timeout=5)
+
+    return stop

@@ -1,0 +1,59 @@
+"""The one place where ``serve`` and ``live`` load a saved model, and the pipeline around it.
+
+:func:`load_estimator` is the only function that reads a model file; only the command line's
+``--model`` reaches it (never a client's request).
+"""
+
+import threading
+
+import numpy as np
+
+from .._paths import DEFAULT_MODEL_PATH
+from ..faces import FacePipeline
+from ..persistence import load_joblib
+
+
+def load_estimator(path=None):
+    """Load the fitted FER estimator saved at ``path`` (default: the shipped model)."""
+    path = DEFAULT_MODEL_PATH if path is None else path
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no model file there (pass --model)")
+    return load_joblib(path)
+
+
+class SerialEstimator:
+    """A fitted estimator whose ``predict_proba`` runs one call at a time.
+
+    Face detection and cropping run in parallel threads (OpenCV releases the GIL); the model
+    call is serialised because Keras models are not safe to call from several threads at
+    once, and one call already uses every core.
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self.classes_ = estimator.classes_
+        self._lock = threading.Lock()
+
+    def predict_proba(self, X):
+        with self._lock:
+            return self.estimator.predict_proba(X)
+
+
+def make_face_pipeline(estimator, detector="haar", yunet_model=None, min_face_size=48):
+    """A :class:`FacePipeline` around a loaded estimator, warmed up with one blank image.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        From :func:`load_estimator`, or wrapped in :class:`SerialEstimator` when several
+        threads share it.
+    detector, yunet_model, min_face_size
+        As in :class:`FacePipeline`.
+    """
+    pipeline = FacePipeline(estimator, detector, yunet_model=yunet_model,
+                            min_face_size=min_face_size)
+    # Fails now, not at the first request, when the detector cannot be loaded; and builds the
+    # model's predict function once.
+    pipeline.predict(np.zeros((64, 64), dtype=np.uint8))
+    estimator.predict_proba(np.zeros((1, 48, 48), dtype=np.uint8))
+    return pipeline

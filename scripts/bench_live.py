@@ -1,0 +1,61 @@
+"""Benchmark ``fer-estimator live``: frames per second on a 640x480 video, Haar and YuNet.
+
+Makes a 640x480 MJPEG video of scikit-image's astronaut (one face, moving a few pixels per
+frame), then runs ``fer-estimator live VIDEO --every-frame --no-display`` on it with each
+detector: every frame is read, detected, classified, smoothed and drawn, none dropped, so the
+printed rate is what the model sustains. YuNet runs when its ONNX file is in ../shared/models
+or given with --yunet-model.
+
+Usage::
+
+    python scripts/bench_live.py [--model PATH] [--frames 300] [--yunet-model PATH]
+"""
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage import data
+
+from fer_estimator._paths import shared_yunet_model
+from fer_estimator.cli import main
+
+
+def write_face_video(path, n_frames, size=(640, 480), fps=30):
+    """A video of the astronaut's face drifting left and right on a gray background."""
+    width, height = size
+    face = cv2.resize(data.astronaut()[:, :, ::-1], (height, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    for index in range(n_frames):
+        frame = np.full((height, width, 3), 128, np.uint8)
+        left = int((width - height) / 2 * (1 + np.sin(index / 15)))
+        frame[:, left:left + height] = face
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def main_(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, help="default: the shipped model")
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--yunet-model", type=Path, default=shared_yunet_model())
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        video = write_face_video(Path(folder) / "face-640x480.avi", args.frames)
+        common = [str(video), "--every-frame", "--no-display"]
+        if args.model is not None:
+            common += ["--model", str(args.model)]
+        haar = ["live", *common, "--detector", "haar"]
+        main(haar)
+        if args.yunet_model is None:
+            print("YuNet skipped: no face_detection_yunet*.onnx in ../shared/models "
+                  "(pass --yunet-model)")
+        else:
+            main([*haar[:-1], "yunet", "--yunet-model", str(args.yunet_model)])
+
+
+if __name__ == "__main__":
+    main_()
