@@ -29,16 +29,6 @@ def load_script(name):
     return module
 
 
-def load_script(name):
-    """Import ``scripts/<name>.py`` (the scripts folder is not a package) as a module."""
-    from fer_estimator._paths import PROJECT_ROOT
-
-    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def require_shared(path):
     """Skip the calling test when a ../shared file is absent (fresh machines do not have it)."""
     if not path.exists():
