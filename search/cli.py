@@ -12,8 +12,9 @@ import optuna
 from sklearn.metrics import accuracy_score
 
 from fer_estimator._paths import MODELS_DIR, SHARED_FER2013_CSV
-from fer_estimator.persistence import dump_joblib, dump_json
+from fer_estimator.persistence import dump_json
 from fer_estimator.pipeline import make_fer_pipeline
+from fer_estimator.safe_format import save
 from fer_estimator.training import load_split
 
 from .objective import PRUNE_ON
@@ -81,7 +82,7 @@ def add_arguments(parser):
 
     output = parser.add_argument_group("output")
     output.add_argument("--models-dir", type=Path, default=MODELS_DIR,
-                        help="where <study-name>.joblib/.json/-*.png go (default: %(default)s)")
+                        help="where <study-name>.fer.zip/.json/-*.png go (default: %(default)s)")
     output.add_argument("--no-refit", action="store_true",
                         help="only run trials (an extra worker): no refit, model or report")
     output.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
@@ -160,14 +161,14 @@ def run_search(args):
         return 0
 
     test_accuracy = float(accuracy_score(y_test, search.predict(X_test)))
-    model_path = args.models_dir / f"{args.study_name}.joblib"
+    model_path = args.models_dir / f"{args.study_name}.fer.zip"
     report = build_report(
         search, storage=storage, wall_time_s=time.perf_counter() - start,
         test_accuracy=test_accuracy,
         extra={"data": source, "test_usage": args.test_usage, "train_rows": len(y_train),
                "test_rows": len(y_test), "fixed_params": fixed_params, "pruner": args.pruner,
                "prune_on": args.prune_on, "model": str(model_path)})
-    dump_joblib(search.best_estimator_, model_path)
+    save(search.best_estimator_, model_path)
     report_path = dump_json(report, args.models_dir / f"{args.study_name}.json")
     plots = save_study_plots(search.study_, args.models_dir, args.study_name)
     print(f"best CV score {search.best_score_:.4f} (trial {search.best_trial_.number}), "
