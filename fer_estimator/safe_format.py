@@ -130,7 +130,7 @@ def load(path, *, trust=False):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
-    if not zipfile.is_zipfile(path):
+    if not _starts_as_zip(path):
         check_trusted(path, trust)
         return load_joblib(path)
     try:
@@ -144,6 +144,13 @@ def load(path, *, trust=False):
         raise SafeFormatError(f"{path} is not a readable {SUFFIX} model file: {error}") from error
     check_saved_versions(description.get("versions") or {}, f"model file {path}")
     return _build_model(description, network, path)
+
+
+def _starts_as_zip(path):
+    # Not zipfile.is_zipfile: it looks for a zip directory at the end of the file, and a
+    # joblib file of a Keras model ends with one (the pickled network's .keras bytes).
+    with open(path, "rb") as file:
+        return file.read(4) == b"PK\x03\x04"
 
 
 def _describe_step(name, step, last):

@@ -1,6 +1,7 @@
 """Reading images and videos as validated BGR arrays, and writing images."""
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -66,28 +67,40 @@ def check_pixel_count(path, width, height, max_pixels=DEFAULT_MAX_PIXELS):
 
     ``max_pixels=None`` disables the limit.
     """
-    if max_pixels is not None and int(width) * int(height) > max_pixels:
+    width, height = int(width), int(height)
+    _check_pixels(path, f"{width}x{height} = {width * height:,} pixels", width * height,
+                  max_pixels)
+
+
+def _check_pixels(path, what, pixels, max_pixels):
+    if max_pixels is not None and pixels > max_pixels:
         raise ImageTooLargeError(
-            f"{path}: {int(width)}x{int(height)} = {int(width) * int(height):,} pixels, more "
-            f"than the limit of {max_pixels:,} (a decompression-bomb guard); raise it with "
-            f"max_pixels= (--max-pixels on the command line) if you trust this image")
+            f"{path}: {what}, more than the limit of {max_pixels:,} (a decompression-bomb "
+            f"guard); raise it with max_pixels= (--max-pixels on the command line) if you "
+            f"trust this image")
 
 
-def image_header_size(path):
-    """``(width, height)`` from an image file's header without decoding its pixels.
+def _check_header(path, max_pixels):
+    """Check the pixel count an image file's header declares, without decoding the pixels.
 
-    Returns None when Pillow cannot identify the format from the header.
+    Formats Pillow cannot identify pass unchecked here: :func:`read_image` checks them once
+    decoded.
     """
     try:
         with warnings.catch_warnings():
-            # Pillow's own guard warns from 89 MP and raises from 179 MP: the caller decides.
+            # Pillow's own guard warns from 89 MP and raises from 179 MP: max_pixels decides.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                return image.size
+                width, height = image.size
     except Image.DecompressionBombError as error:
-        raise ImageTooLargeError(f"{path}: {error}") from error
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        if found:
+            _check_pixels(path, f"{int(found.group(1)):,} pixels", int(found.group(1)),
+                          max_pixels)
+        return
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return None
+        return
+    check_pixel_count(path, width, height, max_pixels)
 
 
 def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
@@ -112,9 +125,8 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    size = image_header_size(path) if max_pixels is not None else None
-    if size is not None:
-        check_pixel_count(path, *size, max_pixels)
+    if max_pixels is not None:
+        _check_header(path, max_pixels)
     # imdecode from bytes instead of imread: imread cannot open non-ASCII paths on Windows.
     data = np.fromfile(path, dtype=np.uint8)
     try:
