@@ -350,7 +350,8 @@ def test_a_header_only_file_raises(tmp_path, cache_dir):
         load_fer2013(path, cache_dir=cache_dir)
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00\xff\xfe binary \x00" * 50, "truncated gz"])
+@pytest.mark.parametrize("content", [b"", b"\x00\xff\xfe binary \x00" * 50, "truncated gz"],
+                         ids=["empty", "binary", "truncated gz"])
 def test_unreadable_files_name_the_file(tmp_path, cache_dir, content):
     if content == "truncated gz":
         table, _ = make_table(20)
@@ -371,9 +372,9 @@ def test_an_edit_in_place_with_the_same_size_and_mtime_is_not_served_stale(
     load_fer2013(path, cache_dir=cache_dir)
     stat = path.stat()
     header, first, rest = path.read_text().split("\n", 2)
-    emotion, pixels = first.split(",", 1)
-    assert pixels.startswith("0 ")  # make_table's first pixel
-    path.write_text("\n".join([header, f"{emotion},9{pixels[1:]}", rest]))  # same size
+    emotion, strings = first.split(",", 1)
+    assert strings.startswith("0 ")  # make_table's first pixel
+    path.write_text("\n".join([header, f"{emotion},9{strings[1:]}", rest]))  # same size
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the old mtime, as some tools do
     assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
     bunch = load_fer2013(path, cache_dir=cache_dir, pixels=pixels)
