@@ -88,8 +88,9 @@ def _check_header(path, max_pixels):
     """
     try:
         with warnings.catch_warnings():
-            # Pillow's own guard warns from 89 MP and raises from 179 MP: max_pixels decides.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow's own guard warns from 89 MP and raises from 179 MP (max_pixels decides),
+            # and it warns about damaged metadata, which is no concern of a size probe.
+            warnings.simplefilter("ignore")
             with Image.open(path) as image:
                 width, height = image.size
     except Image.DecompressionBombError as error:
