@@ -22,7 +22,7 @@ from .faces.batch import expand_inputs, predict_batch
 from .faces.media import DEFAULT_MAX_PIXELS
 from .labels import class_names
 from .persistence import dump_json
-from .safe_format import load
+from .safe_format import load, model_stem
 from .training import train_and_save
 from .transform import NORMALIZATIONS
 
@@ -206,7 +206,7 @@ def run_evaluate(args):
     uses_names = model.classes_.dtype.kind in "UO"
     y = np.array(class_names(n_classes))[codes] if uses_names else codes
     report = evaluate(model, X, y)
-    out_dir = args.out_dir or args.model.with_name(f"{args.model.stem}-evaluation")
+    out_dir = args.out_dir or args.model.with_name(f"{model_stem(args.model)}-evaluation")
     report = {"model": str(args.model), "data": str(args.data), "usage": args.usage, **report}
     dump_json(report, out_dir / "evaluation.json")
     written = save_figures(model, report, out_dir)

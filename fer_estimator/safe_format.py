@@ -49,6 +49,13 @@ class SafeFormatError(ValueError):
     """A model cannot be saved in, or a file cannot be loaded from, the safe format."""
 
 
+def model_stem(path):
+    """A model file's name without its format suffix: ``fer2013-7class`` for
+    ``fer2013-7class.fer.zip`` as for ``fer2013-7class.joblib``."""
+    path = Path(path)
+    return path.name[:-len(SUFFIX)] if path.name.endswith(SUFFIX) else path.stem
+
+
 def save(model, path):
     """Save a fitted FER pipeline (or FERClassifier) in the safe ``.fer.zip`` format, atomically.
 
