@@ -68,7 +68,8 @@ def add_predict_command(subcommands):
                         help="use every N-th frame of a video (default: 1)")
     parser.add_argument("--out", type=Path,
                         help="where to save annotated images: a file name for a single image, "
-                             "otherwise a folder")
+                             "otherwise a folder, where they keep the inputs' relative paths "
+                             "(nothing is overwritten)")
     parser.add_argument("--json", type=Path, help="save the results as JSON")
     parser.add_argument("--csv", type=Path, help="save the results as CSV, one row per face")
     parser.set_defaults(run=run_predict)
@@ -83,17 +84,13 @@ def run_predict(args):
                             max_pixels=args.max_pixels or None)
     # Fail before the first input when the model or the detector cannot be loaded.
     pipeline.predict(np.zeros((64, 64), dtype=np.uint8))
-    sources, skipped = expand_inputs(args.inputs, _log_skipped)
+    sources, skipped = expand_inputs(args.inputs)
     if args.demo:
         sources.append(DEMO_NAME)
     skipped += predict_batch(
         pipeline, sources, lambda source: _predict_source(pipeline, source, args.frame_stride),
         out=args.out, json_path=args.json, csv_path=args.csv)
     return 1 if skipped else 0
-
-
-def _log_skipped(message):
-    print(f"fer-estimator: {message}", file=sys.stderr)
 
 
 def _positive_int(text):
@@ -142,7 +139,8 @@ def add_train_command(subcommands):
         "train", help="train, evaluate and save a FER pipeline",
         description="Train a FER pipeline on the Training rows of a FER2013-format CSV (or on "
                     "synthetic faces when --data is not given), evaluate it on the PublicTest "
-                    "rows, and save it with joblib next to a JSON report.")
+                    "rows, and save it next to a JSON report: in the safe .fer.zip format, or "
+                    "with joblib when --out ends in .joblib.")
     parser.add_argument("--data", type=Path, help="FER2013-format CSV (default: synthetic faces)")
     parser.add_argument("--out", type=Path, default=Path("models/demo.fer.zip"),
                         help="where to save the pipeline: .fer.zip (safe format) or .joblib "

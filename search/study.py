@@ -52,8 +52,14 @@ def check_study_context(study, context, *, storage_description="its storage"):
     context = json.loads(json.dumps(context))  # as stored: tuples become lists
     saved = study.user_attrs.get(CONTEXT_ATTR)
     if saved is None:
-        study.set_user_attr(CONTEXT_ATTR, context)
-        return
+        try:
+            study.set_user_attr(CONTEXT_ATTR, context)
+            return
+        except optuna.exceptions.StorageInternalError:
+            # Another worker recorded it at the same moment: compare with theirs.
+            saved = study.user_attrs.get(CONTEXT_ATTR)
+            if saved is None:
+                raise
     differences = _differences(saved, context)
     if differences:
         shown = "; ".join(differences[:8]) + ("; ..." if len(differences) > 8 else "")

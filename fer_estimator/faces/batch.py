@@ -23,8 +23,12 @@ from .results import FaceResults
 INPUT_ERRORS = (OSError, ValueError, TypeError, cv2.error, MemoryError)
 
 
-def expand_inputs(inputs, log):
-    """Files as given, and the images and videos of folders (sorted); count empty folders."""
+def expand_inputs(inputs, log=None):
+    """Files as given, and the images and videos of folders (sorted); count empty folders.
+
+    ``log(message)`` reports an empty folder; default: stderr.
+    """
+    log = log or _log_to_stderr
     sources, skipped = [], 0
     for path in inputs:
         if not path.is_dir():
