@@ -12,11 +12,20 @@ def positive_int(text):
     return value
 
 
+def add_trust_model_argument(parser):
+    """``--trust-model``: the explicit consent that loading a pickled ``--model`` needs."""
+    parser.add_argument("--trust-model", action="store_true",
+                        help="allow a joblib (pickle) --model file: loading one runs any code it "
+                             "holds, so use only files you trust (.fer.zip files never run code)")
+
+
 def add_model_arguments(parser):
-    """``--model``, ``--detector``, ``--yunet-model`` and ``--min-face-size``: the model and face
-    detector of a :class:`~fer_estimator.faces.FacePipeline`."""
+    """``--model``, ``--trust-model``, ``--detector``, ``--yunet-model`` and ``--min-face-size``:
+    the model and face detector of a :class:`~fer_estimator.faces.FacePipeline`."""
     parser.add_argument("--model", type=Path,
-                        help="joblib file of a fitted FER pipeline (default: the shipped model)")
+                        help="fitted FER pipeline: a .fer.zip file, or a joblib file with "
+                             "--trust-model (default: the shipped model)")
+    add_trust_model_argument(parser)
     parser.add_argument("--detector", choices=("haar", "yunet"), default="haar",
                         help="face detector (default: haar, bundled with OpenCV)")
     parser.add_argument("--yunet-model", type=Path,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = PROJECT_ROOT / "models"
-DEFAULT_MODEL_PATH = MODELS_DIR / "fer2013-7class.joblib"
+# The safe format (never unpickled); scripts/make_safe_models.py derives it from the joblib file.
+DEFAULT_MODEL_PATH = MODELS_DIR / "fer2013-7class.fer.zip"
 # The team's data folder beside the checkout (absent on fresh machines): the default data of
 # the scripts, and what the tests that need real data look for. $FER_ESTIMATOR_SHARED_DIR points
 # elsewhere (a git worktree's parent is not the checkout's).

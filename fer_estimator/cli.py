@@ -13,22 +13,27 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from ._cli_arguments import add_model_arguments
+from ._cli_arguments import add_model_arguments, add_trust_model_argument
 from ._cli_arguments import positive_int as _positive_int
 from ._paths import DEFAULT_MODEL_PATH
 from .data import load_fer2013
 from .evaluation import evaluate, format_report, save_figures
-from .faces import FacePipeline, FaceResults
-from .faces.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video_path, write_image
+from .faces import FacePipeline
+from .faces.batch import expand_inputs, predict_batch
+from .faces.media import DEFAULT_MAX_PIXELS
 from .labels import class_names
-from .persistence import dump_json, load_joblib, write_atomically
+from .persistence import dump_json
+from .safe_format import load, model_stem
 from .serve.commands import add_live_command, add_serve_command
 from .training import train_and_save
 from .transform import NORMALIZATIONS
 
 DEMO_NAME = "astronaut"  # scikit-image's bundled photo, for trying the command without a photo
+EXIT_STATUS = """exit status:
+  0  every input was processed
+  1  done, but some inputs were skipped (each reported on stderr with its reason)
+  2  usage or setup error (bad option, missing or untrusted model, unreadable data)"""
 
 
 class CommandError(Exception):
@@ -41,17 +46,23 @@ def add_predict_command(subcommands):
         "predict", help="find the faces in images, folders or videos and predict their emotions",
         description="Find every face in the given images, folders (their images and videos) and "
                     "videos, and predict its emotion. Prints one line per image; --out, --json "
-                    "and --csv save annotated images and the results.")
+                    "and --csv save annotated images and the results. An input that fails "
+                    "is reported and skipped; the results of the others are still saved.",
+        epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
                         help="an image, a folder of images or a video")
     parser.add_argument("--demo", action="store_true",
                         help="also run on scikit-image's astronaut photo (needs scikit-image)")
     add_model_arguments(parser)
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help="refuse images larger than this many pixels, read from the file "
+                             "header before decoding; 0: no limit (default: %(default)s)")
     parser.add_argument("--frame-stride", type=_positive_int, default=1,
                         help="use every N-th frame of a video (default: 1)")
     parser.add_argument("--out", type=Path,
                         help="where to save annotated images: a file name for a single image, "
-                             "otherwise a folder")
+                             "otherwise a folder, where they keep the inputs' relative paths "
+                             "(nothing is overwritten)")
     parser.add_argument("--json", type=Path, help="save the results as JSON")
     parser.add_argument("--csv", type=Path, help="save the results as CSV, one row per face")
     parser.set_defaults(run=run_predict)
@@ -62,54 +73,19 @@ def run_predict(args):
     if not args.inputs and not args.demo:
         raise CommandError("predict needs at least one INPUT, or --demo")
     pipeline = FacePipeline(args.model, args.detector, yunet_model=args.yunet_model,
-                            min_face_size=args.min_face_size)
+                            min_face_size=args.min_face_size, trust=args.trust_model,
+                            max_pixels=args.max_pixels or None)
     # Fail before the first input when the model or the detector cannot be loaded.
     pipeline.predict(np.zeros((64, 64), dtype=np.uint8))
-    sources, skipped = _expand_inputs(args.inputs)
+    sources, skipped = expand_inputs(args.inputs)
     if args.demo:
         sources.append(DEMO_NAME)
-    single_out = (args.out is not None and args.out.suffix.lower() in IMAGE_SUFFIXES
-                  and len(sources) == 1 and not is_video_path(sources[0]))
-    if args.out is not None and not single_out:
-        args.out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for source in tqdm(sources, desc="predict", unit="file", disable=len(sources) < 2 or None):
-        try:
-            for faces, bgr in _predict_source(pipeline, source, args.frame_stride):
-                results.append(faces)
-                tqdm.write(_summary(faces))
-                if args.out is not None:
-                    target = (args.out if single_out
-                              else args.out / _annotated_name(faces.image, faces.frame))
-                    write_image(target, pipeline.annotate(bgr, faces))
-        except (OSError, ValueError) as error:
-            reason = str(error) if str(source) in str(error) else f"{source}: {error}"
-            tqdm.write(f"fer-estimator: skipped {reason}", file=sys.stderr)
-            skipped += 1
-    results = FaceResults(results, pipeline.class_names())
-    if args.json is not None:
-        dump_json(results.to_dict(), args.json)
-    if args.csv is not None:
-        frame = results.to_frame()
-        write_atomically(args.csv, lambda temp: frame.to_csv(temp, index=False))
+    skipped += predict_batch(
+        pipeline, sources, lambda source: _predict_source(pipeline, source, args.frame_stride),
+        out=args.out, json_path=args.json, csv_path=args.csv)
     return 1 if skipped else 0
 
 
-def _expand_inputs(inputs):
-    """Files as given, and the images and videos of folders (sorted); count empty folders."""
-    sources, skipped = [], 0
-    for path in inputs:
-        if not path.is_dir():
-            sources.append(path)
-            continue
-        media = sorted(child for child in path.iterdir() if child.is_file()
-                       and child.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
-        if not media:
-            print(f"fer-estimator: skipped {path}: no images or videos in this folder",
-                  file=sys.stderr)
-            skipped += 1
-        sources.extend(media)
-    return sources, skipped
 
 
 def _predict_source(pipeline, source, frame_stride):
@@ -126,22 +102,6 @@ def _demo_image():
     except ImportError:
         raise CommandError("--demo needs scikit-image: pip install scikit-image") from None
     return astronaut()  # RGB
-
-
-def _annotated_name(image, frame):
-    path = Path(str(image))
-    suffix = path.suffix.lower() if path.suffix.lower() in IMAGE_SUFFIXES else ".jpg"
-    if frame is None:
-        return f"{path.stem}{suffix}"
-    return f"{path.stem}_frame{frame:06d}.jpg"
-
-
-def _summary(faces):
-    where = faces.image if faces.frame is None else f"{faces.image} frame {faces.frame}"
-    found = ", ".join(f"{face.label} {face.probabilities[face.label]:.0%} at {face.box}"
-                      for face in faces)
-    return f"{where}: {len(faces)} face{'' if len(faces) == 1 else 's'}" + \
-        (f": {found}" if found else "")
 
 
 def _key_value(text):
@@ -161,10 +121,12 @@ def add_train_command(subcommands):
         "train", help="train, evaluate and save a FER pipeline",
         description="Train a FER pipeline on the Training rows of a FER2013-format CSV (or on "
                     "synthetic faces when --data is not given), evaluate it on the PublicTest "
-                    "rows, and save it with joblib next to a JSON report.")
+                    "rows, and save it next to a JSON report: in the safe .fer.zip format, or "
+                    "with joblib when --out ends in .joblib.")
     parser.add_argument("--data", type=Path, help="FER2013-format CSV (default: synthetic faces)")
-    parser.add_argument("--out", type=Path, default=Path("models/demo.joblib"),
-                        help="where to save the pipeline (default: models/demo.joblib)")
+    parser.add_argument("--out", type=Path, default=Path("models/demo.fer.zip"),
+                        help="where to save the pipeline: .fer.zip (safe format) or .joblib "
+                             "(default: models/demo.fer.zip)")
     parser.add_argument("--classes", type=int, choices=(7, 6), default=7,
                         help="7 classes, or 6 with Disgust merged into Angry")
     parser.add_argument("--normalization", choices=NORMALIZATIONS, default="scale")
@@ -199,7 +161,9 @@ def add_evaluate_command(subcommands):
                     "recall and F1, a confusion-matrix heatmap and (when the model kept them) "
                     "training curves, for a saved model on the rows of one Usage.")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH,
-                        help="joblib file of a fitted FER pipeline (default: the shipped model)")
+                        help="fitted FER pipeline: a .fer.zip file, or a joblib file with "
+                             "--trust-model (default: the shipped model)")
+    add_trust_model_argument(parser)
     parser.add_argument("--data", type=Path, required=True, help="FER2013-format CSV")
     parser.add_argument("--usage", default="PublicTest",
                         help="which rows to score (default: PublicTest)")
@@ -211,7 +175,10 @@ def add_evaluate_command(subcommands):
 
 def run_evaluate(args):
     """Run ``evaluate``; see :func:`add_evaluate_command`."""
-    model = load_joblib(args.model)
+    model = load(args.model, trust=args.trust_model)
+    if not hasattr(model, "predict_proba") or getattr(model, "classes_", None) is None:
+        raise CommandError(f"{args.model} does not hold a fitted classifier (a "
+                           f"{type(model).__name__}, without predict_proba or classes_)")
     n_classes = len(model.classes_)
     X, codes = load_fer2013(args.data, usage=args.usage, n_classes=n_classes, return_X_y=True)
     X, codes = X[:args.max_rows], codes[:args.max_rows]
@@ -219,7 +186,7 @@ def run_evaluate(args):
     uses_names = model.classes_.dtype.kind in "UO"
     y = np.array(class_names(n_classes))[codes] if uses_names else codes
     report = evaluate(model, X, y)
-    out_dir = args.out_dir or args.model.with_name(f"{args.model.stem}-evaluation")
+    out_dir = args.out_dir or args.model.with_name(f"{model_stem(args.model)}-evaluation")
     report = {"model": str(args.model), "data": str(args.data), "usage": args.usage, **report}
     dump_json(report, out_dir / "evaluation.json")
     written = save_figures(model, report, out_dir)
@@ -237,7 +204,8 @@ def build_parser():
     """The ``fer-estimator`` argument parser with every subcommand of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(
         prog="fer-estimator",
-        description="Facial expression recognition (FER2013) with scikit-learn and Keras.")
+        description="Facial expression recognition (FER2013) with scikit-learn and Keras.",
+        epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_command in COMMANDS:
         add_command(subcommands)
@@ -249,7 +217,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CommandError, OSError, ValueError, RuntimeError) as error:
+    except (CommandError, OSError, ValueError, TypeError, RuntimeError) as error:
         print(f"fer-estimator {args.command}: error: {error}", file=sys.stderr)
         return 2
 

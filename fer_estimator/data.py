@@ -4,11 +4,13 @@ Rows are counted from 0 after the header line in every error message, so row ``i
 ``i + 2`` of the CSV file.
 """
 
+import difflib
 import hashlib
 import os
 import re
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from .persistence import write_atomically
 
 IMAGE_SIZE = 48
 REQUIRED_COLUMNS = ("emotion", "pixels", "Usage")
+USAGES = ("Training", "PublicTest", "PrivateTest")
 
 # Bump when the cached arrays change meaning or layout: older cache files then stop matching.
 _CACHE_FORMAT = 1
@@ -149,8 +152,10 @@ def load_fer2013(
     return_X_y : bool, default=False
         Return ``(X, y)`` instead of a Bunch.
     cache : bool, default=True
-        Keep the parsed arrays in ``cache_dir`` and reuse them while the file's path, size and
-        modification time are unchanged.
+        Keep the parsed arrays in ``cache_dir`` and reuse them while the file's path, size,
+        modification and status-change times and inode are unchanged (an edit in place that
+        keeps the size and restores the modification time still changes the status-change
+        time, so it is never served from a stale cache).
     cache_dir : str or path-like, default=None
         Where the cache lives. None: ``$FER_ESTIMATOR_CACHE``, else
         ``$XDG_CACHE_HOME/fer-estimator``, else ``~/.cache/fer-estimator``.
@@ -168,9 +173,10 @@ def load_fer2013(
     FileNotFoundError
         The file does not exist.
     ValueError
-        A required column is missing, or a row holds a bad emotion code, ``Usage`` or pixel
-        string (the message names the file and the row), or ``usage`` asks for a value the file
-        does not hold (the message lists those it holds).
+        The file is not a readable CSV (truncated gzip, binary, empty) or has no data rows; a
+        required column is missing; a row holds a bad emotion code, a ``Usage`` other than
+        Training, PublicTest and PrivateTest, or a bad pixel string; or ``usage`` asks for a
+        value the file does not hold. Every message names the file (and the row).
 
     Notes
     -----
@@ -217,10 +223,19 @@ def load_fer2013(
 
 
 def _read_table(path):
-    table = pd.read_csv(path, dtype={"pixels": str, "Usage": str})
+    try:
+        table = pd.read_csv(path, dtype={"pixels": str, "Usage": str})
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as error:
+        # A truncated .gz (EOFError), a file that is not gzip after all, binary data, a
+        # 0-byte file: the library's message alone does not say which file.
+        raise ValueError(f"{path}: not a readable FER2013 CSV ({type(error).__name__}: "
+                         f"{error})") from error
     missing = [column for column in REQUIRED_COLUMNS if column not in table.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; found {list(table.columns)}")
+    if table.empty:
+        raise ValueError(f"{path}: no data rows (only the header line)")
     return table
 
 
@@ -235,7 +250,15 @@ def _labels_from_table(table, path):
     missing_usage = np.flatnonzero(table["Usage"].isna().to_numpy())
     if missing_usage.size:
         raise ValueError(f"{path}: row {int(missing_usage[0])} has no Usage value")
-    return codes.astype(np.int8), table["Usage"].to_numpy(dtype=str)
+    usages = table["Usage"].to_numpy(dtype=str)
+    unknown = np.flatnonzero(~np.isin(usages, USAGES))
+    if unknown.size:
+        row, value = int(unknown[0]), str(usages[unknown[0]])
+        close = difflib.get_close_matches(value, USAGES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{path}: row {row} has Usage {value!r}{hint}; expected one of "
+                         f"{', '.join(USAGES)}")
+    return codes.astype(np.int8), usages
 
 
 def _parse_file_pixels(strings, path):
@@ -272,9 +295,15 @@ def _default_cache_dir():
 
 
 def _file_key(path):
-    """What identifies one version of the file: absolute path, size, mtime and the cache format."""
+    """What identifies one version of the file: absolute path, size, mtime, ctime, inode and
+    the cache format.
+
+    The status-change time (ctime) cannot be set back by ``touch`` or ``os.utime``: an edit
+    that keeps the size and restores the mtime still changes the key.
+    """
     stat = path.stat()
-    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{_CACHE_FORMAT}"
+    return (f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|"
+            f"{stat.st_ino}|{_CACHE_FORMAT}")
 
 
 def _cache_file(path, cache_dir):

@@ -58,6 +58,10 @@ def dump_json(obj, path):
 def load_joblib(path):
     """Load a joblib file, naming the path in the error when it is missing or unreadable.
 
+    Unpickling runs any code the file holds: call this only on files you made or trust (as
+    ``joblib.load``). :func:`fer_estimator.load` loads the safe ``.fer.zip`` format, and loads a
+    joblib file only with ``trust=True`` or when it is a file the package ships.
+
     Parameters
     ----------
     path : str or path-like

@@ -19,6 +19,7 @@ from .evaluation import evaluate
 from .labels import class_names, merge_disgust_into_angry
 from .persistence import dump_joblib, dump_json
 from .pipeline import make_fer_pipeline
+from .safe_format import SUFFIX, model_stem, save
 from .synthetic import make_synthetic_faces
 
 # Small enough to train in about a minute on two CPU cores, big enough to learn the synthetic
@@ -108,7 +109,9 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
     Parameters
     ----------
     out : str or path-like
-        Where the joblib pipeline goes; the report is ``out`` with a ``.json`` suffix.
+        Where the pipeline goes: in the safe format when the name ends in ``.fer.zip``
+        (:func:`fer_estimator.save`), with joblib otherwise; the report is ``out`` with a
+        ``.json`` suffix instead (``models/demo.fer.zip`` -> ``models/demo.json``).
     data : str or path-like, default=None
         A FER2013-format CSV (Training rows to fit, PublicTest to evaluate); None trains on
         synthetic faces with :data:`SYNTHETIC_DEMO_PARAMS`.
@@ -163,7 +166,11 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
         "train_seconds": round(train_seconds, 1),
         "versions": current_versions(),
     }
-    dump_joblib(pipeline, out)
-    dump_json(report, out.with_suffix(".json"))
-    log(f"saved {out} and {out.with_suffix('.json').name}")
+    report_path = out.with_name(f"{model_stem(out)}.json")
+    if out.name.endswith(SUFFIX):
+        save(pipeline, out)
+    else:
+        dump_joblib(pipeline, out)
+    dump_json(report, report_path)
+    log(f"saved {out} and {report_path.name}")
     return report

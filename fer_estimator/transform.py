@@ -1,5 +1,6 @@
 """PixelTransformer: FER2013 pixel strings or image arrays -> normalised float32 image batches for a CNN."""
 
+import inspect
 import math
 
 import cv2
@@ -21,16 +22,22 @@ _MIN_IMAGE_STD = 1.0 / 255.0
 class PixelTransformer(TransformerMixin, BaseEstimator):
     """Turn FER2013 pixel strings or images into normalised float32 batches of shape (n, size, size, 1).
 
-    Accepted X (all pixel values on the 0-255 grey scale, integer or float):
+    Accepted X (all pixel values on the 0-255 grey scale, integer or float, unless
+    ``input_scale=1``):
 
     - pixel strings (list, 1-D ndarray, pandas Series) of 48x48 values, as in the FER2013 CSV;
     - a pandas DataFrame with a ``pixels`` column of such strings;
-    - flat arrays of shape (n_samples, k*k) (2304 -> 48x48);
+    - flat arrays of shape (n_samples, 2304) (48x48), or (n_samples, image_size**2);
     - images of shape (n_samples, H, W), (n_samples, H, W, 1) or (n_samples, H, W, 3); three
       channels are taken as RGB (convert OpenCV's BGR first) and turned grey with BT.601 weights;
     - a list of 2-D (or H, W, C) images of different sizes, such as face crops.
 
     Images of another size than ``image_size`` are resized with ``cv2.INTER_AREA``.
+
+    Ambiguous input is refused rather than guessed: a single image must be given as
+    ``(1, H, W)`` or in a list (a 2-D array is a batch of flat rows), and float images whose
+    values all lie in [0, 1] are refused unless ``input_scale=1`` says they are on that scale
+    (read as 0-255 grey levels they would all be nearly black).
 
     Parameters
     ----------
@@ -41,6 +48,10 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
         mean, divided by its own standard deviation (at least one grey level, 1/255).
     image_size : int, default=48
         Side of the square output images.
+    input_scale : {255, 1}, default=255
+        The value of white in numeric X: 255 for grey levels 0-255 (uint8 and most float
+        images), 1 for floats on the 0-1 scale (``skimage.img_as_float``, images divided by
+        255). Pixel strings are always 0-255.
 
     Attributes
     ----------
@@ -65,9 +76,17 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
     (2, 48, 48, 1)
     """
 
-    def __init__(self, normalization="scale", image_size=IMAGE_SIZE):
+    def __init__(self, normalization="scale", image_size=IMAGE_SIZE, input_scale=255):
         self.normalization = normalization
         self.image_size = image_size
+        self.input_scale = input_scale
+
+    def __setstate__(self, state):
+        # A transformer saved before a parameter existed behaves as its default says.
+        for name, parameter in inspect.signature(PixelTransformer.__init__).parameters.items():
+            if parameter.default is not inspect.Parameter.empty:
+                state.setdefault(name, parameter.default)
+        super().__setstate__(state)
 
     def fit(self, X, y=None):
         """Check the parameters and X, and learn ``mean_``/``scale_`` in "standardize" mode.
@@ -147,12 +166,16 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
         """X as float32 grey images of shape (n, image_size, image_size) on the 0-255 scale."""
         size = self.image_size
         check_image_size(size)
+        if self.input_scale not in (1, 255) or isinstance(self.input_scale, bool):
+            raise ValueError(f"input_scale must be 255 (grey levels 0-255) or 1 (floats in "
+                             f"0-1), got {self.input_scale!r}")
         if isinstance(X, pd.DataFrame):
             if "pixels" not in X.columns:
                 raise ValueError(f"a DataFrame X needs a 'pixels' column; it has {list(X.columns)}")
             X = X["pixels"]
         if _is_list_of_images(X):
-            per_image = [_resized(_image_batch(image[np.newaxis], row), size) for row, image in enumerate(X)]
+            per_image = [_resized(_image_batch(image[np.newaxis], size, self.input_scale, row), size)
+                         for row, image in enumerate(X)]
             return np.concatenate(per_image)
         array = X.to_numpy(dtype=object) if isinstance(X, pd.Series) else np.asarray(X)
         if array.size == 0:
@@ -160,7 +183,7 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
         if array.dtype.kind in "OUS" and (array.ndim == 1 or array.shape[1:] == (1,)):
             strings = array.ravel()  # a (n, 1) column, e.g. from a ColumnTransformer, is n strings
             return _resized(parse_pixel_strings(strings).astype(np.float32), size)
-        return _resized(_image_batch(array), size)
+        return _resized(_image_batch(array, size, self.input_scale), size)
 
 
 def _is_list_of_images(X):
@@ -170,16 +193,27 @@ def _is_list_of_images(X):
     return all(isinstance(item, np.ndarray) and item.ndim >= 2 for item in X)
 
 
-def _image_batch(array, first_row=0):
+def _image_batch(array, image_size=IMAGE_SIZE, input_scale=255, first_row=0):
     """Check a numeric array of images or flat rows; return float32 grey images (n, H, W), 0-255."""
     if array.dtype.kind not in "uif":
         raise ValueError(f"X must hold numbers on the 0-255 grey scale or pixel strings, got dtype {array.dtype}")
+    if array.size == 0:
+        raise ValueError(f"image {first_row} of X is empty (shape {array.shape[1:]})")
     if array.ndim == 2:
         side = math.isqrt(array.shape[1])
         if side * side != array.shape[1]:
             raise ValueError(
                 f"flat X has {array.shape[1]} values per row, which is not a square image "
                 f"(48x48 = {IMAGE_SIZE**2} expected); shape {array.shape}"
+            )
+        if array.shape[1] not in (IMAGE_SIZE**2, image_size**2):
+            # A 2-D array is a batch of flat rows; a single 64x64 image would silently become
+            # 64 images of 8x8.
+            raise ValueError(
+                f"X of shape {array.shape} is ambiguous: a 2-D array is read as flat rows of "
+                f"{IMAGE_SIZE}x{IMAGE_SIZE} = {IMAGE_SIZE**2} (or image_size**2) values. Give a "
+                f"single image as shape (1, H, W) or in a list, and images of another size as "
+                f"(n, H, W)"
             )
         array = array.reshape(-1, side, side)
     elif array.ndim == 4:
@@ -190,27 +224,36 @@ def _image_batch(array, first_row=0):
             f"X of shape {array.shape}: expected pixel strings, flat rows (n, k*k), "
             "or images (n, H, W), (n, H, W, 1), (n, H, W, 3)"
         )
-    _check_pixel_range(array, first_row)
+    _check_pixel_range(array, first_row, input_scale)
     images = array.astype(np.float32, copy=False)
+    if input_scale != 255:
+        images = images * np.float32(255 / input_scale)
     if images.ndim == 4:
         images = images[..., 0] if images.shape[3] == 1 else images @ _RGB_TO_GREY
     return images
 
 
-def _check_pixel_range(array, first_row):
-    if array.dtype == np.uint8:
+def _check_pixel_range(array, first_row, input_scale=255):
+    if array.dtype == np.uint8 and input_scale == 255:
         return
     per_row = array.reshape(array.shape[0], -1)
     if array.dtype.kind == "f":
         not_finite = np.flatnonzero(~np.isfinite(per_row).all(axis=1))
         if not_finite.size:
             raise ValueError(f"row {first_row + int(not_finite[0])} of X contains NaN or infinite values")
-    outside = (per_row < 0) | (per_row > 255)
+    outside = (per_row < 0) | (per_row > input_scale)
     bad_rows = np.flatnonzero(outside.any(axis=1))
     if bad_rows.size:
         row = int(bad_rows[0])
         value = per_row[row][outside[row]][0]
-        raise ValueError(f"row {first_row + row} of X has pixel value {value}, outside the 0-255 grey scale")
+        scale = "0-255 grey scale" if input_scale == 255 else "0-1 scale of input_scale=1"
+        raise ValueError(f"row {first_row + row} of X has pixel value {value}, outside the {scale}")
+    if input_scale == 255 and array.dtype.kind == "f" and 0 < per_row.max() <= 1:
+        raise ValueError(
+            f"X holds floats in [0, 1] (largest value {per_row.max()}): on the expected 0-255 "
+            f"grey scale every image would be almost black. Multiply by 255, or pass "
+            f"input_scale=1 to PixelTransformer (set_params(pixels__input_scale=1) on a FER "
+            f"pipeline) if they are 0-1 images")
 
 
 def _resized(images, size):

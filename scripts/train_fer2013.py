@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fer_estimator._paths import DEFAULT_MODEL_PATH, MODELS_DIR, PROJECT_ROOT, SHARED_FER2013_CSV
+from fer_estimator._paths import MODELS_DIR, PROJECT_ROOT, SHARED_FER2013_CSV
 from fer_estimator.evaluation import evaluate
 from fer_estimator.persistence import dump_joblib, dump_json, load_joblib
 from fer_estimator.training import load_split, train_and_save
@@ -38,7 +38,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=SHARED_FER2013_CSV,
                         help="FER2013 CSV (default: ../shared/data/fer2013.csv.gz)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--out", type=Path, default=MODELS_DIR / "fer2013-7class.joblib",
+                        help="the joblib pipeline (then: python scripts/make_safe_models.py)")
     parser.add_argument("--classes", type=int, choices=(7, 6), default=7)
     parser.add_argument("--six-class-out", type=Path,
                         default=MODELS_DIR / "fer2013-6class.joblib",

@@ -12,8 +12,11 @@ import optuna
 from sklearn.metrics import accuracy_score
 
 from fer_estimator._paths import MODELS_DIR, SHARED_FER2013_CSV
-from fer_estimator.persistence import dump_joblib, dump_json
+from fer_estimator._validation import check_parameter_names
+from fer_estimator.classifier import FERClassifier
+from fer_estimator.persistence import dump_json
 from fer_estimator.pipeline import make_fer_pipeline
+from fer_estimator.safe_format import save
 from fer_estimator.training import load_split
 
 from .objective import PRUNE_ON
@@ -22,7 +25,7 @@ from .pruners import PRUNERS
 from .report import build_report, device_summary, summary_table
 from .searcher import FERSearchCV
 from .space import default_search_space, distribution_from_spec
-from .storage import default_storage_url, describe_storage
+from .storage import default_storage_url, describe_storage, redact_urls
 
 # Small and quick by default: a study on a CPU should take minutes, not hours.
 QUICK_CNN = {"epochs": 8, "base_filters": 16, "dense_units": [64], "early_stopping_patience": 3,
@@ -81,7 +84,7 @@ def add_arguments(parser):
 
     output = parser.add_argument_group("output")
     output.add_argument("--models-dir", type=Path, default=MODELS_DIR,
-                        help="where <study-name>.joblib/.json/-*.png go (default: %(default)s)")
+                        help="where <study-name>.fer.zip/.json/-*.png go (default: %(default)s)")
     output.add_argument("--no-refit", action="store_true",
                         help="only run trials (an extra worker): no refit, model or report")
     output.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
@@ -132,6 +135,7 @@ def run_search(args):
     if subsample is not None and subsample > 1:
         subsample = int(subsample)
     fixed_params = _fixed_params(args)
+    check_parameter_names(FERClassifier(), fixed_params, what="--set parameter")
     sampler = None
     if args.sampler_seed is not None:
         sampler = optuna.samplers.TPESampler(seed=args.sampler_seed)
@@ -141,7 +145,8 @@ def run_search(args):
         subsample=subsample, pruner=args.pruner, prune_on=args.prune_on, sampler=sampler,
         storage=args.storage, study_name=args.study_name,
         heartbeat_interval=args.heartbeat_interval, max_retry=args.max_retry,
-        refit=not args.no_refit, random_state=args.seed, verbose=0 if args.quiet else 1)
+        refit=not args.no_refit, random_state=args.seed, verbose=0 if args.quiet else 1,
+        data_source="synthetic faces" if args.synthetic else str(args.data))
     if not args.synthetic and not args.data.exists():
         raise FileNotFoundError(f"FER2013 data not found at {args.data}; pass --data PATH or "
                                 f"--synthetic")
@@ -160,14 +165,14 @@ def run_search(args):
         return 0
 
     test_accuracy = float(accuracy_score(y_test, search.predict(X_test)))
-    model_path = args.models_dir / f"{args.study_name}.joblib"
+    model_path = args.models_dir / f"{args.study_name}.fer.zip"
     report = build_report(
         search, storage=storage, wall_time_s=time.perf_counter() - start,
         test_accuracy=test_accuracy,
         extra={"data": source, "test_usage": args.test_usage, "train_rows": len(y_train),
                "test_rows": len(y_test), "fixed_params": fixed_params, "pruner": args.pruner,
                "prune_on": args.prune_on, "model": str(model_path)})
-    dump_joblib(search.best_estimator_, model_path)
+    save(search.best_estimator_, model_path)
     report_path = dump_json(report, args.models_dir / f"{args.study_name}.json")
     plots = save_study_plots(search.study_, args.models_dir, args.study_name)
     print(f"best CV score {search.best_score_:.4f} (trial {search.best_trial_.number}), "
@@ -185,5 +190,5 @@ def main(argv=None):
     try:
         return run_search(args)
     except (OSError, ValueError, RuntimeError) as error:
-        print(f"run_search: error: {error}", file=sys.stderr)
+        print(f"run_search: error: {redact_urls(error)}", file=sys.stderr)
         return 2

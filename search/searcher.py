@@ -4,6 +4,7 @@ import sys
 import time
 import warnings
 
+import joblib
 import numpy as np
 import optuna
 from optuna.trial import TrialState
@@ -19,8 +20,8 @@ from .objective import PRUNE_ON, CrossValidationObjective
 from .pruners import make_pruner
 from .report import ProgressPrinter
 from .space import default_search_space, final_step, resolve_search_space
-from .storage import open_storage
-from .study import create_or_load_study, run_trials
+from .storage import describe_storage, open_storage
+from .study import check_study_context, create_or_load_study, run_trials
 
 
 class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -87,6 +88,12 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         1: print one line per finished trial of this worker.
     callbacks : list of callable or None, default=None
         Extra ``callback(study, frozen_trial)`` run after every trial of this worker.
+    data_source : str or None, default=None
+        Where X comes from (a file, "synthetic faces"), recorded with the study and shown when
+        a resume is refused. A study records the digest and size of its data and its fixed
+        settings (the estimator's untuned parameters, cv, subsample, scoring, random_state);
+        ``fit`` on an existing study with other ones raises
+        :class:`~search.study.StudyMismatchError` before any trial.
 
     Attributes
     ----------
@@ -124,7 +131,8 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, estimator=None, search_space=None, *, n_trials=20, timeout=None, cv=3,
                  scoring=None, subsample=None, pruner="median", prune_on="epoch",
                  sampler=None, storage=None, study_name="fer-search", heartbeat_interval=60,
-                 max_retry=2, refit=True, random_state=0, verbose=0, callbacks=None):
+                 max_retry=2, refit=True, random_state=0, verbose=0, callbacks=None,
+                 data_source=None):
         self.estimator = estimator
         self.search_space = search_space
         self.n_trials = n_trials
@@ -143,6 +151,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.data_source = data_source
 
     def fit(self, X, y):
         """Run (or continue) the study, then refit the best parameters on all data.
@@ -182,6 +191,10 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                                max_retry=self.max_retry)
         self.study_ = create_or_load_study(self.study_name, storage, sampler=self.sampler,
                                            pruner=pruner)
+        check_study_context(
+            self.study_, self._study_context(estimator, param_names, X, y),
+            storage_description=(describe_storage(self.storage) if isinstance(self.storage, str)
+                                 else "its storage"))
         # A pruner that never prunes needs no intermediate values: skip their evaluation.
         prune_on = None if isinstance(pruner, optuna.pruners.NopPruner) else self.prune_on
         objective = CrossValidationObjective(estimator, search_space, param_names, X_cv, y_cv,
@@ -211,6 +224,20 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.refit_time_ = time.perf_counter() - start
             self.classes_ = self.best_estimator_.classes_
         return self
+
+    def _study_context(self, estimator, param_names, X, y):
+        """What the study's trials are run on: the data's digest and the fixed settings."""
+        tuned = set(param_names.values())
+        params = {name: value for name, value in estimator.get_params(deep=True).items()
+                  if name not in tuned and _is_plain(value)}
+        return {
+            "data": {"source": self.data_source, "rows": int(len(y)),
+                     "digest": joblib.hash((X, y), hash_name="sha1")},
+            "settings": {"params": params,
+                         **{name: getattr(self, name) if _is_plain(getattr(self, name))
+                            else type(getattr(self, name)).__name__
+                            for name in ("cv", "subsample", "scoring", "random_state")}},
+        }
 
     def _check_options(self, estimator):
         """Validate the options; return the epochs per fit of the estimator."""
@@ -280,3 +307,14 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Score ``best_estimator_`` on ``X, y`` with the search's scorer."""
         check_is_fitted(self, "best_estimator_")
         return float(self.scorer_(self.best_estimator_, X, y))
+
+
+def _is_plain(value):
+    """Whether ``value`` is a JSON-able constant (not an object whose repr changes per run)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _is_plain(item) for key, item in value.items())
+    return False

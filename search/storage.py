@@ -1,6 +1,7 @@
 """Where a study lives: an embedded SQLite file by default, any Optuna RDB URL otherwise."""
 
 import importlib.util
+import re
 import time
 import warnings
 from pathlib import Path
@@ -20,6 +21,8 @@ class StorageUnavailableError(RuntimeError):
 
 
 _SCHEMA_RACE_ATTEMPTS = 5
+# The password of a URL's user:password@ part, wherever a URL appears in a text.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^\s/]*@")
 
 
 def default_storage_url(directory=DEFAULT_STUDIES_DIR):
@@ -41,8 +44,16 @@ def describe_storage(url):
     """Return ``url`` with any password hidden, for logs and reports."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL sqlalchemy can parse: show it as it came
-        return str(url)
+    except Exception:  # not a URL sqlalchemy can parse (a bad port...): hide it all the same
+        return redact_urls(str(url))
+
+
+def redact_urls(text):
+    """Hide the password of every ``scheme://user:password@`` URL in ``text`` (as ``***``).
+
+    Works on malformed URLs too, and on messages that quote a URL (a driver's error).
+    """
+    return _URL_PASSWORD.sub(r"\g<head>***@", str(text))
 
 
 def _with_installed_driver(url):
@@ -104,8 +115,8 @@ def open_storage(storage=None, *, heartbeat_interval=60, grace_period=None, max_
         parsed = _with_installed_driver(url)
     except Exception as error:
         raise StorageUnavailableError(
-            f"{url!r} is not a storage URL ({error}); write e.g. sqlite:///studies/fer.db or "
-            f"postgresql://user:password@host:5432/dbname") from error
+            f"{describe_storage(url)!r} is not a storage URL ({redact_urls(error)}); write e.g. "
+            f"sqlite:///studies/fer.db or postgresql://user:password@host:5432/dbname") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(_SCHEMA_RACE_ATTEMPTS):
@@ -133,4 +144,4 @@ def open_storage(storage=None, *, heartbeat_interval=60, grace_period=None, max_
                 continue
             raise StorageUnavailableError(
                 f"cannot open the Optuna storage {describe_storage(url)}: "
-                f"{type(error).__name__}: {str(error).splitlines()[0]}") from error
+                f"{type(error).__name__}: {redact_urls(str(error).splitlines()[0])}") from error

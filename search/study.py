@@ -1,5 +1,6 @@
 """Creating a study and running trials on it, alone or with other worker processes."""
 
+import json
 import time
 import warnings
 
@@ -14,8 +15,76 @@ COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING,
 FINISHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
+# The study user attribute that records what the study's trials were run on.
+CONTEXT_ATTR = "fer_search_context"
+
+
 class SurplusTrialError(RuntimeError):
     """A worker created a trial after the others had already claimed the requested total."""
+
+
+class StudyMismatchError(ValueError):
+    """An existing study was run on other data or fixed settings than this run's."""
+
+
+def check_study_context(study, context, *, storage_description="its storage"):
+    """Record what ``study`` is run on, or refuse to continue it on anything else.
+
+    A new study (or one from before contexts were recorded) gets ``context`` as its user
+    attribute :data:`CONTEXT_ATTR`. A study that has one must match it: its trials were scored
+    on that data with those settings, and mixing in trials of another run would report the
+    other run's best trial as this one's.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    context : dict
+        JSON-able; ``{"data": {...}, "settings": {...}}``. Keys named ``source`` describe and
+        are shown, but are not compared (the same data may move to another path).
+    storage_description : str, default="its storage"
+        The storage, passwords hidden, for the message.
+
+    Raises
+    ------
+    StudyMismatchError
+        Listing what differs, and how to start another study instead.
+    """
+    context = json.loads(json.dumps(context))  # as stored: tuples become lists
+    saved = study.user_attrs.get(CONTEXT_ATTR)
+    if saved is None:
+        try:
+            study.set_user_attr(CONTEXT_ATTR, context)
+            return
+        except optuna.exceptions.StorageInternalError:
+            # Another worker recorded it at the same moment: compare with theirs.
+            saved = study.user_attrs.get(CONTEXT_ATTR)
+            if saved is None:
+                raise
+    differences = _differences(saved, context)
+    if differences:
+        shown = "; ".join(differences[:8]) + ("; ..." if len(differences) > 8 else "")
+        raise StudyMismatchError(
+            f"study {study.study_name!r} in {storage_description} was run on other data or "
+            f"settings than this run ({shown}). Continuing it would mix trials that cannot be "
+            f"compared and report its best trial as this run's: start another study with "
+            f"--study-name NAME (study_name=) or use a new storage, or rerun with the "
+            f"study's data and settings to resume it")
+
+
+def _differences(saved, current, path=""):
+    """``'where: then -> now'`` for every compared value that differs."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        found = []
+        for key in sorted(set(saved) | set(current)):
+            if key == "source":
+                continue
+            found += _differences(saved.get(key), current.get(key), f"{path}{key}" if not path
+                                  else f"{path}.{key}")
+        if found and (saved.get("source") or current.get("source")):
+            found.insert(0, f"{path or 'data'} source: {saved.get('source')!r} -> "
+                            f"{current.get('source')!r}")
+        return found
+    return [] if saved == current else [f"{path}: {saved!r} -> {current!r}"]
 
 
 def create_or_load_study(study_name, storage, *, sampler=None, pruner=None):

@@ -36,7 +36,7 @@ def photos(tmp_path):
 def test_predict_on_a_folder_skips_the_bad_file_and_saves_everything(
         model, photos, tmp_path, capsys):
     out, json_path, csv_path = tmp_path / "annotated", tmp_path / "r.json", tmp_path / "r.csv"
-    status = main(["predict", str(photos), "--model", str(model), "--out", str(out),
+    status = main(["predict", str(photos), "--model", str(model), "--trust-model", "--out", str(out),
                    "--json", str(json_path), "--csv", str(csv_path)])
     captured = capsys.readouterr()
     assert status == 1  # done, but one input was skipped
@@ -54,13 +54,13 @@ def test_predict_on_a_folder_skips_the_bad_file_and_saves_everything(
 def test_an_empty_folder_is_reported(model, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main(["predict", str(empty), "--demo", "--model", str(model)]) == 1
+    assert main(["predict", str(empty), "--demo", "--model", str(model), "--trust-model"]) == 1
     assert f"skipped {empty}: no images or videos" in capsys.readouterr().err
 
 
 def test_predict_demo_writes_one_annotated_file(model, tmp_path, capsys):
     out = tmp_path / "annotated.jpg"
-    assert main(["predict", "--demo", "--model", str(model), "--out", str(out)]) == 0
+    assert main(["predict", "--demo", "--model", str(model), "--trust-model", "--out", str(out)]) == 0
     assert "astronaut: 1 face: " in capsys.readouterr().out
     assert cv2.imread(str(out)).shape == (512, 512, 3)
 
@@ -73,7 +73,7 @@ def test_predict_a_video_every_second_frame(model, tmp_path, capsys):
         writer.write(frame)
     writer.release()
     csv_path = tmp_path / "r.csv"
-    assert main(["predict", str(video), "--model", str(model), "--frame-stride", "2",
+    assert main(["predict", str(video), "--model", str(model), "--trust-model", "--frame-stride", "2",
                  "--out", str(tmp_path / "frames"), "--csv", str(csv_path)]) == 0
     assert pd.read_csv(csv_path)["frame"].tolist() == [0, 2]
     assert sorted(path.name for path in (tmp_path / "frames").iterdir()) == [
@@ -83,7 +83,7 @@ def test_predict_a_video_every_second_frame(model, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["predict"], "at least one INPUT, or --demo"),
     (["predict", "--demo", "--model", "{tmp}/none.joblib"], "no model file at {tmp}/none.joblib"),
-    (["predict", "--demo", "--model", "{model}", "--detector", "yunet"], "yunet_model="),
+    (["predict", "--demo", "--model", "{model}", "--trust-model", "--detector", "yunet"], "yunet_model="),
 ])
 def test_setup_errors_stop_with_status_2(args, message, model, tmp_path, capsys):
     args = [arg.format(tmp=tmp_path, model=model) for arg in args]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_estimator import EMOTIONS, load_fer2013, load_joblib
+from fer_estimator import EMOTIONS, load, load_fer2013
 from fer_estimator.cli import main
 from fer_estimator.synthetic import make_synthetic_faces
 
@@ -27,7 +27,7 @@ def fer_csv(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(fer_csv, tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setenv("FER_ESTIMATOR_CACHE", str(tmp_path_factory.mktemp("cache")))
-    out = tmp_path_factory.mktemp("models") / "tiny.joblib"
+    out = tmp_path_factory.mktemp("models") / "tiny.fer.zip"
     assert main(["train", "--data", str(fer_csv), "--out", str(out), "--epochs", "2",
                  *TINY_PARAMS]) == 0
     return out
@@ -40,13 +40,13 @@ def monkeypatch_module():
 
 
 def test_train_saves_model_and_report(trained, fer_csv):
-    report = json.loads(trained.with_suffix(".json").read_text())
+    report = json.loads(trained.with_name("tiny.json").read_text())
     assert report["train_rows"] == 210 and report["test_rows"] == 70
     assert report["params"]["depth"] == 1 and report["params"]["epochs"] == 2
     assert "accuracy_tta" in report and report["classes"][0] == "Angry"
     # The reported accuracy is the saved model's on the PublicTest rows.
     X_test, codes = load_fer2013(fer_csv, usage="PublicTest", return_X_y=True, cache=False)
-    model = load_joblib(trained)
+    model = load(trained)
     assert model.score(X_test, np.array(EMOTIONS)[codes]) == pytest.approx(report["accuracy"])
     assert len(model[-1].history_["loss"]) == 2
 

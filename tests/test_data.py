@@ -328,3 +328,57 @@ def test_shared_fer2013(tmp_path):
     X, y = load_fer2013(SHARED_FER2013_CSV, usage="PublicTest", n_classes=6, return_X_y=True,
                         cache_dir=tmp_path)
     assert X.shape == (3_435, 48, 48) and set(np.unique(y)) == set(range(6))
+
+
+# ---- no silent wrong answers (issue #9) ----------------------------------------------------------
+
+
+def test_a_usage_typo_raises_instead_of_dropping_the_row(tmp_path, cache_dir):
+    table, _ = make_table(6)
+    table.loc[3, "Usage"] = "Trainig"
+    path = tmp_path / "typo.csv"
+    table.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"typo.csv: row 3 has Usage 'Trainig' \(did you mean "
+                                         r"'Training'\?\)"):
+        load_fer2013(path, usage="Training", cache_dir=cache_dir)
+
+
+def test_a_header_only_file_raises(tmp_path, cache_dir):
+    path = tmp_path / "header.csv"
+    path.write_text("emotion,pixels,Usage\n")
+    with pytest.raises(ValueError, match="header.csv: no data rows"):
+        load_fer2013(path, cache_dir=cache_dir)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\xff\xfe binary \x00" * 50, "truncated gz"],
+                         ids=["empty", "binary", "truncated gz"])
+def test_unreadable_files_name_the_file(tmp_path, cache_dir, content):
+    if content == "truncated gz":
+        table, _ = make_table(20)
+        path = tmp_path / "fer.csv.gz"
+        table.to_csv(path, index=False, compression="gzip")
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path = tmp_path / "fer.csv"
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"{path.name}: (not a readable FER2013 CSV|missing)"):
+        load_fer2013(path, cache_dir=cache_dir)
+
+
+@pytest.mark.parametrize("pixels", ["images", "strings"])
+def test_an_edit_in_place_with_the_same_size_and_mtime_is_not_served_stale(
+        small_csv, cache_dir, pixels):
+    path, table, images = small_csv
+    load_fer2013(path, cache_dir=cache_dir)
+    stat = path.stat()
+    header, first, rest = path.read_text().split("\n", 2)
+    emotion, strings = first.split(",", 1)
+    assert strings.startswith("0 ")  # make_table's first pixel
+    path.write_text("\n".join([header, f"{emotion},9{strings[1:]}", rest]))  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the old mtime, as some tools do
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    bunch = load_fer2013(path, cache_dir=cache_dir, pixels=pixels)
+    if pixels == "images":
+        assert bunch.data[0].ravel()[0] == 9
+    else:
+        assert bunch.data[0].split()[0] == "9"

@@ -299,7 +299,7 @@ def test_default_estimator_is_the_shipped_model(image, tmp_path, monkeypatch):
     shipped = tmp_path / "shipped.joblib"
     joblib.dump(DummyClassifier().fit(np.zeros((2, 48, 48), np.uint8), ["calm", "joy"]), shipped)
     monkeypatch.setattr(pipeline_module, "DEFAULT_MODEL_PATH", shipped)
-    pipeline = FacePipeline(detector=fixed_boxes)
+    pipeline = FacePipeline(detector=fixed_boxes, trust=True)
     assert pipeline.class_names() == ("calm", "joy")
     assert len(pipeline.predict(image)[0]) == 3
 
@@ -307,7 +307,7 @@ def test_default_estimator_is_the_shipped_model(image, tmp_path, monkeypatch):
 def test_get_params_set_params_and_joblib_round_trip(estimator, tmp_path):
     model = tmp_path / "model.joblib"
     joblib.dump(estimator, model)
-    pipeline = FacePipeline(model, "haar", min_neighbors=3)
+    pipeline = FacePipeline(model, "haar", min_neighbors=3, trust=True)
     assert pipeline.get_params()["min_neighbors"] == 3
     pipeline.set_params(min_neighbors=5)
     with_face = data.astronaut()

@@ -2,7 +2,7 @@
 
 import json
 
-from fer_estimator.persistence import load_joblib
+from fer_estimator import load
 from search.cli import main
 
 MICRO_SETTINGS = ["--set", "depth=1", "--set", "base_filters=4", "--set", "dense_units=[16]",
@@ -30,7 +30,7 @@ def test_run_saves_model_report_and_plots(tmp_path, capsys):
     assert 0 < report["trials_time_s"] < report["wall_time_s"]
     assert report["backend"] and report["devices"]
 
-    model = load_joblib(tmp_path / "models" / "cli.joblib")
+    model = load(tmp_path / "models" / "cli.fer.zip")
     assert model.get_params()["cnn__dropout"] == report["best_params"]["dropout"]
     assert len(model.predict(_faces(3))) == 3
     for name in ("cli-history.png", "cli-importances.png"):

@@ -13,9 +13,10 @@ import pytest
 from conftest import require_shared
 from fer_estimator import EMOTIONS, EMOTIONS_6, load_fer2013
 from fer_estimator._paths import MODELS_DIR, SHARED_FER2013_CSV
-from fer_estimator.persistence import load_joblib
+from fer_estimator import load
 
-SHIPPED = {"fer2013-7class.joblib": EMOTIONS, "fer2013-6class.joblib": EMOTIONS_6}
+SHIPPED = {"fer2013-7class.fer.zip": EMOTIONS, "fer2013-6class.fer.zip": EMOTIONS_6,
+           "fer2013-7class.joblib": EMOTIONS, "fer2013-6class.joblib": EMOTIONS_6}
 # A guard against a broken or mis-shipped model, not the accuracy target (see models/README.md).
 MIN_PUBLICTEST_ACCURACY = 0.55
 
@@ -26,8 +27,8 @@ def test_shipped_model_loads_in_a_fresh_process(name, classes, tmp_path):
     np.save(tmp_path / "faces.npy", faces)
     code = textwrap.dedent(f"""
         import json, numpy as np
-        from fer_estimator.persistence import load_joblib
-        model = load_joblib({str(MODELS_DIR / name)!r})
+        from fer_estimator import load
+        model = load({str(MODELS_DIR / name)!r})  # shipped joblib files need no trust=True
         proba = model.predict_proba(np.load({str(tmp_path / "faces.npy")!r}))
         print(json.dumps({{"classes": [str(c) for c in model.classes_],
                           "shape": list(proba.shape), "sums": proba.sum(axis=1).tolist()}}))
@@ -49,7 +50,7 @@ def test_fer2013_rows_round_trip_through_the_shipped_pipeline(tmp_path):
                   "pixels": [" ".join(map(str, image.ravel())) for image in images],
                   "Usage": "PublicTest"}).to_csv(path, index=False)
     strings, _ = load_fer2013(path, pixels="strings", return_X_y=True, cache=False)
-    model = load_joblib(MODELS_DIR / "fer2013-7class.joblib")
+    model = load(MODELS_DIR / "fer2013-7class.fer.zip")
     from_strings = model.predict_proba(strings)
     np.testing.assert_allclose(from_strings, model.predict_proba(images), rtol=1e-5, atol=1e-6)
     assert set(model.predict(strings)) <= set(EMOTIONS)
@@ -59,6 +60,6 @@ def test_fer2013_rows_round_trip_through_the_shipped_pipeline(tmp_path):
 def test_seven_class_model_on_publictest_rows(tmp_path):
     X, codes = load_fer2013(require_shared(SHARED_FER2013_CSV), usage="PublicTest",
                             return_X_y=True, cache_dir=tmp_path)
-    model = load_joblib(MODELS_DIR / "fer2013-7class.joblib")
+    model = load(MODELS_DIR / "fer2013-7class.fer.zip")
     accuracy = model.score(X[:1000], np.array(EMOTIONS)[codes[:1000]])
     assert accuracy >= MIN_PUBLICTEST_ACCURACY

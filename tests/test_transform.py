@@ -61,7 +61,9 @@ def test_other_sizes_are_resized():
     expected = np.stack([cv2.resize(image, (48, 48), interpolation=cv2.INTER_AREA) for image in big]) / 255
     np.testing.assert_allclose(PixelTransformer().fit_transform(big)[..., 0], expected, atol=1 / 255)
     flat_32 = make_images(n=2, size=32).reshape(2, -1)  # a perfect square other than 2304
-    assert PixelTransformer().fit_transform(flat_32).shape == (2, 48, 48, 1)
+    assert PixelTransformer(image_size=32).fit_transform(flat_32).shape == (2, 32, 32, 1)
+    with pytest.raises(ValueError, match=r"ambiguous.*\(n, H, W\)"):
+        PixelTransformer().fit_transform(flat_32)  # 32x32 rows: give them as (n, 32, 32)
     wide = make_images(n=2, size=60)[:, :, :40]
     assert PixelTransformer(image_size=64).fit_transform(wide).shape == (2, 64, 64, 1)
 
@@ -181,7 +183,8 @@ def test_transform_before_fit():
 
 def test_clone_and_params():
     transformer = PixelTransformer(normalization="per_image", image_size=32)
-    assert transformer.get_params() == {"normalization": "per_image", "image_size": 32}
+    assert transformer.get_params() == {"normalization": "per_image", "image_size": 32,
+                                        "input_scale": 255}
     copy = clone(transformer.fit(IMAGES))
     assert copy.get_params() == transformer.get_params()
     assert not hasattr(copy, "mean_")
@@ -204,3 +207,48 @@ def test_inside_a_pipeline_and_grid_search():
     ).fit(to_strings(images), y)
     assert search.best_score_ > 0.9
     assert search.predict(to_strings(images[:3])).tolist() == [0, 0, 0]
+
+
+# ---- no silent wrong answers (issue #9) ----------------------------------------------------------
+
+
+def test_a_single_2d_image_is_refused_not_read_as_rows():
+    single = make_images(n=1, size=64)[0]
+    with pytest.raises(ValueError, match=r"\(64, 64\) is ambiguous.*\(1, H, W\) or in a list"):
+        PixelTransformer().fit(single)
+    fitted = PixelTransformer().fit(IMAGES)
+    assert fitted.transform(single[np.newaxis]).shape == (1, 48, 48, 1)
+    assert fitted.transform([single]).shape == (1, 48, 48, 1)
+
+
+def test_floats_on_the_0_1_scale_are_refused_unless_declared():
+    unit = IMAGES.astype(np.float64) / 255
+    with pytest.raises(ValueError, match=r"floats in \[0, 1\].*input_scale=1"):
+        PixelTransformer().fit(unit)
+    with pytest.raises(ValueError, match=r"floats in \[0, 1\]"):
+        PixelTransformer().fit([unit[0], unit[1]])  # crops in a list too
+    np.testing.assert_allclose(PixelTransformer(input_scale=1).fit_transform(unit), EXPECTED,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="outside the 0-1 scale of input_scale=1"):
+        PixelTransformer(input_scale=1).fit(IMAGES)
+    with pytest.raises(ValueError, match="input_scale must be 255"):
+        PixelTransformer(input_scale=100).fit(IMAGES)
+    # All-black float images read the same on either scale: accepted.
+    assert PixelTransformer().fit_transform(np.zeros((2, 48, 48))).max() == 0
+
+
+def test_an_empty_image_in_a_list_is_named():
+    with pytest.raises(ValueError, match=r"image 1 of X is empty"):
+        PixelTransformer().fit([IMAGES[0], np.zeros((0, 0), np.uint8)])
+
+
+def test_old_pickles_get_the_new_parameter_default():
+    import pickle
+
+    transformer = PixelTransformer().fit(IMAGES)
+    state = transformer.__getstate__()
+    del state["input_scale"]
+    blank = PixelTransformer.__new__(PixelTransformer)
+    blank.__setstate__(state)
+    assert blank.input_scale == 255
+    assert pickle.loads(pickle.dumps(blank)).transform(IMAGES).shape == (6, 48, 48, 1)

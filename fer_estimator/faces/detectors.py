@@ -30,7 +30,10 @@ def min_face_pixels(image_shape, min_face_size, min_face_fraction):
 def _downscaled(image, scale):
     """Shrink ``image`` by ``scale`` (never enlarge) and return it with the box ratio back."""
     if scale < 1.0:
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        # Sides of at least one pixel: with fx/fy, a 1x400 strip would round to 0 rows and
+        # make OpenCV fail.
+        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     else:
         small = image
     # The exact per-axis ratio: resize rounds the copy's sides.

@@ -1,16 +1,27 @@
 """Reading images and videos as validated BGR arrays, and writing images."""
 
 import os
+import re
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ..persistence import write_atomically
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
+# Largest image (width x height) decoded by default: Pillow's decompression-bomb limit
+# (Image.MAX_IMAGE_PIXELS, about 89 megapixels, 0.25 GB as 3-channel uint8). A few hundred
+# kilobytes of PNG can declare 20000x20000 pixels (1.2 GB decoded, several GB while decoding).
+DEFAULT_MAX_PIXELS = 89_478_485
+
+
+class ImageTooLargeError(ValueError):
+    """An image or video frame has more pixels than the ``max_pixels`` limit allows."""
 
 
 def to_bgr(image, rgb=False, name="image"):
@@ -51,20 +62,90 @@ def is_video_path(path):
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
-def read_image(path):
-    """Read an image file as a BGR uint8 array, with an error that names the path."""
+def check_pixel_count(path, width, height, max_pixels=DEFAULT_MAX_PIXELS):
+    """Raise :class:`ImageTooLargeError` when ``width * height`` exceeds ``max_pixels``.
+
+    ``max_pixels=None`` disables the limit.
+    """
+    width, height = int(width), int(height)
+    _check_pixels(path, f"{width}x{height} = {width * height:,} pixels", width * height,
+                  max_pixels)
+
+
+def _check_pixels(path, what, pixels, max_pixels):
+    if max_pixels is not None and pixels > max_pixels:
+        raise ImageTooLargeError(
+            f"{path}: {what}, more than the limit of {max_pixels:,} (a decompression-bomb "
+            f"guard); raise it with max_pixels= (--max-pixels on the command line) if you "
+            f"trust this image")
+
+
+def _check_header(path, max_pixels):
+    """Check the pixel count an image file's header declares, without decoding the pixels.
+
+    Formats Pillow cannot identify pass unchecked here: :func:`read_image` checks them once
+    decoded.
+    """
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own guard warns from 89 MP and raises from 179 MP (max_pixels decides),
+            # and it warns about damaged metadata, which is no concern of a size probe.
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as error:
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        if found:
+            _check_pixels(path, f"{int(found.group(1)):,} pixels", int(found.group(1)),
+                          max_pixels)
+        return
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return
+    check_pixel_count(path, width, height, max_pixels)
+
+
+def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
+    """Read an image file as a BGR uint8 array, with an error that names the path.
+
+    Parameters
+    ----------
+    path : str or path-like
+    max_pixels : int or None, default=DEFAULT_MAX_PIXELS
+        Refuse images with more pixels (width x height), checked in the file's header before
+        decoding; None: no limit.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ImageTooLargeError
+        More than ``max_pixels`` pixels.
+    ValueError
+        The file is not a readable image (empty, truncated, another format).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    if max_pixels is not None:
+        _check_header(path, max_pixels)
     # imdecode from bytes instead of imread: imread cannot open non-ASCII paths on Windows.
-    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
+    data = np.fromfile(path, dtype=np.uint8)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error as error:
+        raise ValueError(f"{path}: not a readable image ({str(error).strip()})") from error
+    if image is None or image.size == 0:
         raise ValueError(f"{path}: not a readable image")
+    # A format Pillow does not know was decoded unchecked: check it now, before any work on it.
+    check_pixel_count(path, image.shape[1], image.shape[0], max_pixels)
     return image
 
 
-def iter_video_frames(path, frame_stride=1):
-    """Yield ``(frame_index, bgr_frame)`` for every ``frame_stride``-th frame of a video file."""
+def iter_video_frames(path, frame_stride=1, max_pixels=DEFAULT_MAX_PIXELS):
+    """Yield ``(frame_index, bgr_frame)`` for every ``frame_stride``-th frame of a video file.
+
+    Videos whose frames have more than ``max_pixels`` pixels are refused before decoding.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -72,6 +153,8 @@ def iter_video_frames(path, frame_stride=1):
     try:
         if not capture.isOpened():
             raise ValueError(f"{path}: not a readable video")
+        check_pixel_count(path, capture.get(cv2.CAP_PROP_FRAME_WIDTH),
+                          capture.get(cv2.CAP_PROP_FRAME_HEIGHT), max_pixels)
         index = 0
         # grab() skips decoding the frames that the stride drops.
         while capture.grab():
@@ -99,7 +182,7 @@ def write_image(path, image):
     write_atomically(path, lambda temp: Path(temp).write_bytes(encoded.tobytes()))
 
 
-def iter_images(X, rgb=False, frame_stride=1):
+def iter_images(X, rgb=False, frame_stride=1, max_pixels=DEFAULT_MAX_PIXELS):
     """Yield ``(image, frame, bgr)`` for every image that ``X`` holds.
 
     Parameters
@@ -111,6 +194,8 @@ def iter_images(X, rgb=False, frame_stride=1):
         Arrays hold RGB(A) instead of BGR(A); files are always decoded correctly.
     frame_stride : int, default=1
         Keep every ``frame_stride``-th frame of a video or of a frame iterable.
+    max_pixels : int or None, default=DEFAULT_MAX_PIXELS
+        Refuse image and video files with larger images (see :func:`read_image`).
 
     Yields
     ------
@@ -121,7 +206,7 @@ def iter_images(X, rgb=False, frame_stride=1):
     bgr : ndarray of shape (H, W, 3), dtype uint8
     """
     if isinstance(X, (str, os.PathLike)):
-        yield from _iter_file(X, frame_stride)
+        yield from _iter_file(X, frame_stride, max_pixels)
     elif isinstance(X, np.ndarray) and X.ndim != 4:
         if X.ndim not in (2, 3):
             raise ValueError(
@@ -131,7 +216,7 @@ def iter_images(X, rgb=False, frame_stride=1):
     elif isinstance(X, (list, tuple, np.ndarray)):
         for position, item in enumerate(X):
             if isinstance(item, (str, os.PathLike)):
-                yield from _iter_file(item, frame_stride)
+                yield from _iter_file(item, frame_stride, max_pixels)
             else:
                 yield position, None, to_bgr(item, rgb, name=f"image {position}")
     elif hasattr(X, "__iter__"):
@@ -144,12 +229,12 @@ def iter_images(X, rgb=False, frame_stride=1):
             f"of frames; got {type(X).__name__}")
 
 
-def _iter_file(path, frame_stride):
+def _iter_file(path, frame_stride, max_pixels):
     if Path(path).is_dir():
         raise IsADirectoryError(f"{path}: is a folder; pass its files (the command line "
                                 "`fer-estimator predict` takes folders)")
     if is_video_path(path):
-        for frame, image in iter_video_frames(path, frame_stride):
+        for frame, image in iter_video_frames(path, frame_stride, max_pixels):
             yield str(path), frame, image
     else:
-        yield str(path), None, read_image(path)
+        yield str(path), None, read_image(path, max_pixels)

@@ -13,11 +13,11 @@ from sklearn.utils.validation import check_scalar
 
 from .._paths import DEFAULT_MODEL_PATH
 from ..labels import class_names
-from ..persistence import load_joblib
+from ..safe_format import load
 from .annotate import draw_faces
 from .crops import crop_faces
 from .detectors import make_detector
-from .media import iter_images, read_image, to_bgr
+from .media import DEFAULT_MAX_PIXELS, iter_images, read_image, to_bgr
 from .results import Face, FaceResults, ImageFaces
 
 _DETECTOR_PARAMS = ("detector", "scale_factor", "min_neighbors", "min_face_size",
@@ -36,7 +36,9 @@ class FacePipeline(BaseEstimator):
         A fitted scikit-learn classifier or pipeline with ``predict_proba`` and ``classes_`` that
         takes face crops as a uint8 array of shape (n, 48, 48) (such as
         :func:`fer_estimator.pipeline.make_fer_pipeline` fitted on FER2013), or the path of a
-        joblib file holding one. None: the shipped model ``models/fer2013-7class.joblib``.
+        model file holding one: the safe ``.fer.zip`` format (:func:`fer_estimator.save`), or
+        a joblib file, which needs ``trust=True``. None: the shipped model
+        ``models/fer2013-7class.fer.zip``.
         Integer classes 0-6 (0-5) are named after the FER2013 emotions (Disgust merged).
     detector : {"haar", "yunet"} or callable, default="haar"
         ``"haar"``: OpenCV's bundled frontal-face Haar cascade (nothing to download).
@@ -68,17 +70,25 @@ class FacePipeline(BaseEstimator):
     batch_images : int, default=1
         Images (frames) whose faces go to the estimator together in one call; more is faster
         on videos, 1 gives every frame's result without waiting for the next ones.
+    trust : bool, default=False
+        Allow ``estimator`` to be the path of a joblib (pickle) file: unpickling runs any code
+        the file holds, so give it only files you trust. The joblib files the package ships
+        load without it.
+    max_pixels : int or None, default=89_478_485
+        Image and video files with more pixels per image are refused before decoding (as
+        Pillow's decompression-bomb guard); None: no limit.
 
     Examples
     --------
-    >>> faces = FacePipeline("model.joblib").predict("group.jpg")  # doctest: +SKIP
+    >>> faces = FacePipeline("model.fer.zip").predict("group.jpg")  # doctest: +SKIP
     >>> faces.to_frame()  # one row per face: image, box, score, label, probabilities
     ... # doctest: +SKIP
     """
 
     def __init__(self, estimator=None, detector="haar", *, yunet_model=None, scale_factor=1.1,
                  min_neighbors=5, min_face_size=48, min_face_fraction=0.05,
-                 score_threshold=0.9, box_margin=0.0, square_boxes=True, batch_images=1):
+                 score_threshold=0.9, box_margin=0.0, square_boxes=True, batch_images=1,
+                 trust=False, max_pixels=DEFAULT_MAX_PIXELS):
         self.estimator = estimator
         self.detector = detector
         self.yunet_model = yunet_model
@@ -90,6 +100,8 @@ class FacePipeline(BaseEstimator):
         self.box_margin = box_margin
         self.square_boxes = square_boxes
         self.batch_images = batch_images
+        self.trust = trust
+        self.max_pixels = max_pixels
 
     def predict(self, X, *, rgb=False, frame_stride=1):
         """Find the faces and their emotions in every image of ``X``.
@@ -123,7 +135,7 @@ class FacePipeline(BaseEstimator):
         """
         self._check_params()
         check_scalar(frame_stride, "frame_stride", Integral, min_val=1)
-        images = iter_images(X, rgb=rgb, frame_stride=frame_stride)
+        images = iter_images(X, rgb=rgb, frame_stride=frame_stride, max_pixels=self.max_pixels)
         while chunk := list(islice(images, self.batch_images)):
             results = self._predict_images(chunk)
             if return_images:
@@ -149,7 +161,7 @@ class FacePipeline(BaseEstimator):
             BGR (RGB when ``rgb=True``); grayscale and BGRA input come back as colour.
         """
         if isinstance(image, (str, os.PathLike)):
-            bgr = read_image(image)
+            bgr = read_image(image, self.max_pixels)
         else:
             bgr = to_bgr(image, rgb)
         if faces is None:
@@ -205,6 +217,8 @@ class FacePipeline(BaseEstimator):
         check_scalar(self.score_threshold, "score_threshold", Real, min_val=0, max_val=1)
         check_scalar(self.box_margin, "box_margin", Real, min_val=0)
         check_scalar(self.batch_images, "batch_images", Integral, min_val=1)
+        if self.max_pixels is not None:
+            check_scalar(self.max_pixels, "max_pixels", Integral, min_val=1)
 
     def _face_detector(self):
         """The detector, built on first use and again only when its parameters change."""
@@ -230,13 +244,13 @@ class FacePipeline(BaseEstimator):
 
     def _load_estimator(self, path):
         cached = getattr(self, "_cached_estimator", None)
-        if cached is not None and cached[0] == path:
-            return cached[1]
+        if cached is not None and cached[:2] == (path, self.trust):
+            return cached[2]
         if path == DEFAULT_MODEL_PATH and not path.is_file():
             raise FileNotFoundError(f"the shipped model {path} is missing: pass estimator= "
                                     "(--model on the command line)")
-        estimator = load_joblib(path)
-        self._cached_estimator = (path, estimator)
+        estimator = load(path, trust=self.trust)
+        self._cached_estimator = (path, self.trust, estimator)
         return estimator
 
     def __getstate__(self):

@@ -81,7 +81,7 @@ def run_serve(args):
     from .app import create_app
     from .model import load_estimator
 
-    app = create_app(load_estimator(args.model), detector=args.detector,
+    app = create_app(load_estimator(args.model, args.trust_model), detector=args.detector,
                      yunet_model=args.yunet_model, min_face_size=args.min_face_size,
                      workers=args.workers, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
     _warn_if_public(args.host)
@@ -136,7 +136,7 @@ def run_live_command(args):
         _web_modules()
     capture = open_capture(source)  # first: a wrong source fails before the model loads
     try:
-        pipeline = make_face_pipeline(load_estimator(args.model), args.detector,
+        pipeline = make_face_pipeline(load_estimator(args.model, args.trust_model), args.detector,
                                       args.yunet_model, args.min_face_size)
     except BaseException:
         capture.release()

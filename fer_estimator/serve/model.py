@@ -10,15 +10,19 @@ import numpy as np
 
 from .._paths import DEFAULT_MODEL_PATH
 from ..faces import FacePipeline
-from ..persistence import load_joblib
+from ..safe_format import load
 
 
-def load_estimator(path=None):
-    """Load the fitted FER estimator saved at ``path`` (default: the shipped model)."""
+def load_estimator(path=None, trust=False):
+    """Load the fitted FER estimator saved at ``path`` (default: the shipped model).
+
+    A ``.fer.zip`` file never runs code; a pickle (joblib) file needs ``trust=True`` unless
+    the package ships it (see :func:`fer_estimator.load`).
+    """
     path = DEFAULT_MODEL_PATH if path is None else path
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no model file there (pass --model)")
-    return load_joblib(path)
+    return load(path, trust=trust)
 
 
 class SerialEstimator:

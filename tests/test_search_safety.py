@@ -1,0 +1,111 @@
+"""Studies know what they were run on; parameter names and storage URLs are checked and
+redacted before any trial (issue #9)."""
+
+import warnings
+
+import optuna
+import pandas as pd
+import pytest
+
+from fer_estimator import FERClassifier, make_fer_pipeline
+from fer_estimator._validation import check_parameter_names
+from fer_estimator.synthetic import make_synthetic_faces
+from search import FERSearchCV
+from search.cli import main
+from search.storage import describe_storage, redact_urls
+from search.study import CONTEXT_ATTR, StudyMismatchError
+from test_search import MICRO_CNN, SPACE, PruneAtStep
+from test_search_cli import MICRO_SETTINGS
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return make_synthetic_faces(140, random_state=1)
+
+
+def _quick_search(storage, **cnn):
+    return FERSearchCV(make_fer_pipeline(**{**MICRO_CNN, **cnn}), SPACE, n_trials=1, cv=2,
+                       pruner=PruneAtStep(0), refit=False, storage=storage,
+                       study_name="guarded")
+
+
+def test_a_study_refuses_other_data_or_settings(tmp_path, faces):
+    X, y = faces
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all trials pruned: no best_*
+        first = _quick_search(storage).fit(X, y)
+        context = first.study_.user_attrs[CONTEXT_ATTR]
+        assert context["data"]["rows"] == 140 and context["settings"]["params"]["cnn__epochs"] == 2
+        with pytest.raises(StudyMismatchError, match=r"data.rows: 140 -> 100.*--study-name"):
+            _quick_search(storage).fit(X[:100], y[:100])
+        with pytest.raises(StudyMismatchError, match=r"settings.params.cnn__epochs: 2 -> 3"):
+            _quick_search(storage, epochs=3).fit(X, y)
+        changed = X.copy()
+        changed[0, 0, 0] ^= 1
+        with pytest.raises(StudyMismatchError, match="data.digest"):
+            _quick_search(storage).fit(changed, y)
+        # The same data and settings resume it.
+        _quick_search(storage).set_params(n_trials=2).fit(X, y)
+    study = optuna.load_study(study_name="guarded", storage=storage)
+    assert len(study.trials) == 2
+
+
+def _fer_csv(path, n=140):
+    X, y = make_synthetic_faces(n, random_state=3)
+    pd.DataFrame({"emotion": y, "pixels": [" ".join(map(str, image.ravel())) for image in X],
+                  "Usage": ["Training", "PublicTest"] * (n // 2)}).to_csv(path, index=False)
+    return path
+
+
+def test_the_cli_does_not_report_a_synthetic_study_as_the_fer2013_result(tmp_path, capsys):
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    common = ["--storage", storage, "--n-trials", "1", "--cv", "2", "--pruner", "none",
+              "--models-dir", str(tmp_path / "models"), "--space", '{"dropout": [0.1]}',
+              "--quiet", *MICRO_SETTINGS]
+    assert main(["--synthetic", "--max-rows", "140", "--no-refit", *common]) == 0
+    capsys.readouterr()
+    status = main(["--data", str(_fer_csv(tmp_path / "fer.csv")), *common])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "study 'fer-search'" in err and "'synthetic faces' -> " in err and "fer.csv" in err
+    assert "--study-name" in err
+    assert not (tmp_path / "models").exists()  # nothing refitted or saved
+    study = optuna.load_study(study_name="fer-search", storage=storage)
+    assert len(study.trials) == 1
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("nonexistent=3", "unknown --set parameter 'nonexistent' of FERClassifier"),
+    ("droput=0.3", "'droput' (did you mean 'dropout'?)"),
+])
+def test_unknown_set_names_fail_before_any_trial(tmp_path, capsys, setting, message):
+    status = main(["--synthetic", "--storage", f"sqlite:///{tmp_path / 'studies.db'}",
+                   "--set", setting])
+    assert status == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "studies.db").exists()
+
+
+@pytest.mark.parametrize("url", ["postgresql://fer:s3cret@db:notaport/x",
+                                 "postgresql://fer:s3cret@127.0.0.1:9/x"])
+def test_storage_passwords_never_reach_a_message(tmp_path, capsys, url):
+    assert main(["--synthetic", "--storage", url, "--max-rows", "140", *MICRO_SETTINGS]) == 2
+    err = capsys.readouterr().err
+    assert "s3cret" not in err and "fer:***@" in err
+
+
+def test_redact_urls():
+    assert redact_urls("at mysql+pymysql://u:p@ss@h/db and sqlite:///x.db") == \
+        "at mysql+pymysql://u:***@h/db and sqlite:///x.db"
+    assert describe_storage("postgresql://u:pw@h:bad/x") == "postgresql://u:***@h:bad/x"
+    assert redact_urls("no url here") == "no url here"
+
+
+def test_check_parameter_names():
+    pipeline = make_fer_pipeline()
+    check_parameter_names(pipeline, ["cnn__dropout", "dropout", "pixels__normalization"])
+    check_parameter_names(FERClassifier(), ["fit__shuffle", "optimizer__momentum", "epochs"])
+    with pytest.raises(ValueError, match=r"'dropuot' \(did you mean 'dropout'\?\), 'zzz' of "
+                                         r"FERClassifier; valid names: .*base_filters"):
+        check_parameter_names(pipeline, ["dropuot", "zzz", "depth"])
