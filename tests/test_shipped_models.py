@@ -17,8 +17,9 @@ from fer_estimator import load
 
 SHIPPED = {"fer2013-7class.fer.zip": EMOTIONS, "fer2013-6class.fer.zip": EMOTIONS_6,
            "fer2013-7class.joblib": EMOTIONS, "fer2013-6class.joblib": EMOTIONS_6}
-# A guard against a broken or mis-shipped model, not the accuracy target (see models/README.md).
-MIN_PUBLICTEST_ACCURACY = 0.55
+# The shipped model's PublicTest accuracy (67.6%, models/README.md) less 2 points: fails when a
+# worse or broken model is shipped. (Its first 1,000 rows score 70.0%.)
+MIN_PUBLICTEST_ACCURACY = 0.656
 
 
 @pytest.mark.parametrize("name, classes", SHIPPED.items())
