@@ -75,4 +75,4 @@ def check_trusted(path, trust):
         f"only loaded when you trust its origin. Pass trust=True (--trust-model on the command "
         f"line) if you made it or got it from someone you trust, or convert it once, where it "
         f"is trusted, to the safe format that never runs code: "
-        f"fer_estimator.save(fer_estimator.load_joblib(path, trust=True), 'model.fer.zip')")
+        f"fer_estimator.save(fer_estimator.load(path, trust=True), 'model.fer.zip')")

@@ -130,6 +130,8 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=50, help="per client")
     parser.add_argument("--workers", type=int, default=2, help="serve --workers")
     parser.add_argument("--model", type=Path, help="default: the shipped model")
+    parser.add_argument("--trust-model", action="store_true",
+                        help="passed to serve: allow a joblib (pickle) --model")
     parser.add_argument("--detector", choices=("haar", "yunet"), default="haar")
     parser.add_argument("--yunet-model", type=Path, default=shared_yunet_model())
     parser.add_argument("--photo", type=Path)
@@ -139,7 +141,7 @@ def main(argv=None):
         photo = SHARED_GROUP_PHOTO if SHARED_GROUP_PHOTO.is_file() else _astronaut_jpeg()
     serve_args = ["--workers", str(args.workers), "--detector", args.detector]
     if args.model is not None:
-        serve_args += ["--model", str(args.model)]
+        serve_args += ["--model", str(args.model)] + ["--trust-model"] * args.trust_model
     if args.detector == "yunet":
         serve_args += ["--yunet-model", str(args.yunet_model)]
     summary = bench(photo, args.clients, args.requests, serve_args)

@@ -87,7 +87,7 @@ def test_no_window_without_a_display(monkeypatch):
 
 
 def test_live_command_measures_frames_per_second(model_path, video, capsys):
-    assert main(["live", str(video), "--model", str(model_path), "--every-frame",
+    assert main(["live", str(video), "--model", str(model_path), "--trust-model", "--every-frame",
                  "--no-display", "--max-frames", "12"]) == 0
     assert "live: 12 frames in " in capsys.readouterr().out
 
@@ -103,7 +103,8 @@ def test_live_serve_streams_mjpeg_to_the_page(model_path, video, capsys):
     port = free_port()
     status = []
     thread = threading.Thread(target=lambda: status.append(main([
-        "live", str(video), "--model", str(model_path), "--serve", "--port", str(port)])))
+        "live", str(video), "--model", str(model_path), "--trust-model", "--serve", "--port",
+        str(port)])))
     thread.start()
     try:
         base = f"http://127.0.0.1:{port}"

@@ -24,6 +24,7 @@ from sklearn.dummy import DummyClassifier
 
 from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_GROUP_PHOTO
 from fer_estimator.cli import main
+from fer_estimator.safe_format import load
 from fer_estimator.faces.annotate import EMOTION_COLOURS
 
 from conftest import require_shared
@@ -64,7 +65,7 @@ def server(tmp_path_factory):
     """The app on a free port of 127.0.0.1, with the shipped model when present (so that the
     screenshot shows real predictions), else a dummy classifier."""
     if DEFAULT_MODEL_PATH.is_file():
-        model = joblib.load(DEFAULT_MODEL_PATH)
+        model = load(DEFAULT_MODEL_PATH)
     else:
         model = DummyClassifier().fit(np.zeros((7, 48, 48), np.uint8), list(range(7)))
     with socket.socket() as probe:
@@ -177,7 +178,7 @@ def test_the_live_page_shows_the_stream_and_its_frame_rate(browser, tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     live = threading.Thread(target=main, args=(["live", str(video), "--model", str(model),
-                                                "--serve", "--port", str(port)],))
+                                                "--trust-model", "--serve", "--port", str(port)],))
     live.start()
     try:
         deadline = time.monotonic() + WAIT

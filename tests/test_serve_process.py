@@ -18,7 +18,8 @@ def test_concurrent_requests_to_a_real_server_that_then_stops_itself(tmp_path):
     photo = tmp_path / "astronaut.jpg"
     cv2.imwrite(str(photo), data.astronaut()[:, :, ::-1])
     summary = load_script("bench_serve").bench(photo, clients=3, requests=4,
-                                   serve_args=["--model", str(model), "--workers", "2"])
+                                   serve_args=["--model", str(model), "--trust-model",
+                                               "--workers", "2"])
     assert summary["requests"] == 12 and summary["errors"] == 0
     assert summary["faces_per_request"] == 1
     assert summary["exit_status"] == 0  # --max-requests: it stopped after the last request
