@@ -11,8 +11,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-DEFAULT_STUDIES_DIR = "studies"
-DEFAULT_STUDY_DB = "fer-search.db"
+from .options import default_storage_url
 
 
 class StorageUnavailableError(RuntimeError):
@@ -20,21 +19,6 @@ class StorageUnavailableError(RuntimeError):
 
 
 _SCHEMA_RACE_ATTEMPTS = 5
-
-
-def default_storage_url(directory=DEFAULT_STUDIES_DIR):
-    """Return the embedded default: ``sqlite:///<directory>/fer-search.db`` (relative to the cwd).
-
-    Parameters
-    ----------
-    directory : str or path-like, default="studies"
-        Folder of the SQLite file; created by :func:`open_storage` when missing.
-
-    Returns
-    -------
-    str
-    """
-    return f"sqlite:///{Path(directory) / DEFAULT_STUDY_DB}"
 
 
 def describe_storage(url):

@@ -3,7 +3,7 @@
 import importlib.util
 
 from fer_estimator._paths import PROJECT_ROOT
-from search import PRUNERS
+from fer_estimator.search import PRUNERS
 
 
 def _bench_pruning():
