@@ -27,6 +27,7 @@ upgrade changes them. Why each is needed:
 """
 
 import difflib
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -36,6 +37,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import (HasMethods, Interval, InvalidParameterError, Options,
                                              StrOptions, validate_parameter_constraints)
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
 
@@ -205,13 +207,57 @@ class ScikerasClassifier(ClassifierMixin, BaseWrapper):
         self
         """
         self._validate_params()
+        self._reject_sparse(X)
+        y = self._check_target(y, sample_weight)
         self.classes_ = None
         sample_weight = self._with_class_weight(y, sample_weight)
         return super().fit(X=X, y=y, sample_weight=sample_weight, **kwargs)
 
+    def _reject_sparse(self, X):
+        if hasattr(X, "toarray"):  # scipy.sparse matrices and arrays
+            raise TypeError(f"{type(self).__name__} does not take sparse input: pass a dense "
+                            f"array")
+
+    def _check_n_features(self, X):
+        if X.ndim >= 2 and X.shape[1] != self.n_features_in_:
+            # scikit-learn's wording; for images the "features" are the rows of pixels.
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input (samples of "
+                             f"shape {X.shape[1:]}; fitted on {tuple(self.X_shape_[1:])})")
+
+    def _check_target(self, y, sample_weight):
+        """Return ``y`` as a 1-D array, rejecting what no classifier learns from: no y, a
+        continuous y, a single class among the samples of non-zero weight."""
+        name = type(self).__name__
+        if y is None:
+            raise ValueError(f"{name} requires y to be passed, but the target y is None")
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected; it is "
+                          "raveled.", DataConversionWarning, stacklevel=3)
+            y = y.ravel()
+        target_type = type_of_target(y)
+        if target_type.startswith("continuous"):
+            raise ValueError(f"Unknown label type: {target_type}; {name} is a classifier and "
+                             f"needs class labels")
+        learnt = y
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight)
+            if weights.shape == y.shape[:1]:
+                if not weights.any():
+                    raise ValueError("all sample weights are zero: no sample to train on")
+                learnt = y[weights != 0]
+        if learnt.ndim == 1 and len(np.unique(learnt)) < 2:
+            raise ValueError(f"{name} needs samples of at least 2 classes to learn from; got "
+                             f"{len(np.unique(learnt))} class")
+        return y
+
     def partial_fit(self, X, y, classes=None, sample_weight=None, **kwargs):
         """Train one more epoch (scikeras' ``partial_fit``)."""
         self._validate_params()
+        self._reject_sparse(X)
+        if self.initialized_:
+            self._check_n_features(np.asarray(X))
         self.classes_ = classes if classes is not None else getattr(self, "classes_", None)
         sample_weight = self._with_class_weight(y, sample_weight)
         return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
@@ -263,7 +309,12 @@ class ScikerasClassifier(ClassifierMixin, BaseWrapper):
         ``Model.predict`` sets up a data pipeline on every call (~150 ms on a CPU), which
         dominates small batches such as the faces of one photo.
         """
-        if kwargs or not self.initialized_ or len(X) > SINGLE_CALL_BATCH:
+        self._reject_sparse(X)
+        if not self.initialized_:
+            return super()._predict_raw(X, **kwargs)  # raises NotFittedError
+        X = np.asarray(X)
+        self._check_n_features(X)
+        if kwargs or len(X) > SINGLE_CALL_BATCH:
             return super()._predict_raw(X, **kwargs)
         X, _ = self._validate_data(X=X, y=None)
         return np.asarray(self.model_.predict_on_batch(self.feature_encoder_.transform(X)))

@@ -233,8 +233,11 @@ class FERClassifier(ScikerasClassifier):
         return FunctionTransformer(_as_image_batch)
 
     def _keras_build_fn(self, meta, compile_kwargs):
+        # The network takes what the feature encoder makes of one sample.
+        sample = np.zeros((1,) + tuple(meta["X_shape_"][1:]), dtype="float32")
         model = build_vgg_cnn(
-            image_shape(meta["X_shape_"][1:]), meta["n_classes_"], depth=self.depth,
+            self.feature_encoder_.transform(sample).shape[1:], meta["n_classes_"],
+            depth=self.depth,
             base_filters=self.base_filters, dropout=self.dropout, l2=self.l2, dense_units=tuple(self.dense_units),
             horizontal_flip=self.horizontal_flip, shift_range=self.shift_range,
             zoom_range=self.zoom_range, dtype_policy=self.precision_)
@@ -259,7 +262,6 @@ class FERClassifier(ScikerasClassifier):
                              f"epochs={self.epochs}. Got {self.warmup_epochs!r} instead.")
 
     def on_initialize(self, X, y):
-        image_shape(np.shape(X)[1:])  # a clear error before scikeras' own checks
         if self.random_state is not None:
             # scikeras seeds only Python, NumPy and TensorFlow: Keras' own seed generator
             # (used by initialisers, dropout and augmentation on JAX and torch) needs this.

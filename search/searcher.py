@@ -112,6 +112,8 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Rows used for cross-validation.
     classes_ : ndarray
         Class labels (when ``refit``).
+    n_features_in_ : int
+        Features seen by ``best_estimator_`` (when ``refit`` and it records them).
 
     Examples
     --------
@@ -211,6 +213,8 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.best_estimator_.fit(X, y)
             self.refit_time_ = time.perf_counter() - start
             self.classes_ = self.best_estimator_.classes_
+            if hasattr(self.best_estimator_, "n_features_in_"):
+                self.n_features_in_ = self.best_estimator_.n_features_in_
         return self
 
     def _check_options(self, estimator):
