@@ -95,7 +95,8 @@ class ScikerasClassifier(ClassifierMixin, BaseWrapper):
         ``fit__*``...).
     """
 
-    # scikeras' parameters; subclasses add theirs ({**ScikerasClassifier._parameter_constraints, ...}).
+    # scikeras' parameters; a subclass adds its own:
+    # {**ScikerasClassifier._parameter_constraints, "depth": [...], ...}.
     _parameter_constraints = {
         "model": [None, callable],
         "build_fn": [None, callable],

@@ -237,8 +237,8 @@ class FERClassifier(ScikerasClassifier):
         sample = np.zeros((1,) + tuple(meta["X_shape_"][1:]), dtype="float32")
         model = build_vgg_cnn(
             self.feature_encoder_.transform(sample).shape[1:], meta["n_classes_"],
-            depth=self.depth,
-            base_filters=self.base_filters, dropout=self.dropout, l2=self.l2, dense_units=tuple(self.dense_units),
+            depth=self.depth, base_filters=self.base_filters, dropout=self.dropout, l2=self.l2,
+            dense_units=tuple(self.dense_units),
             horizontal_flip=self.horizontal_flip, shift_range=self.shift_range,
             zoom_range=self.zoom_range, dtype_policy=self.precision_)
         optimizer = compile_kwargs["optimizer"]

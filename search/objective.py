@@ -12,7 +12,6 @@ from sklearn.base import clone
 from sklearn.utils import _safe_indexing
 
 from .callbacks import HeldOutAccuracy, TrialEpochCallback
-from .options import PRUNE_ON
 from .space import final_step, param_prefix, suggest
 
 

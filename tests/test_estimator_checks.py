@@ -18,7 +18,6 @@ import math
 import warnings
 
 import numpy as np
-import pytest
 from optuna.distributions import FloatDistribution
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
