@@ -1,6 +1,7 @@
 """The ``fer-estimator`` command line."""
 
 import json
+import os
 
 import cv2
 import joblib
@@ -129,3 +130,20 @@ def test_search_is_a_subcommand_with_the_same_options_as_train():
     assert train.max_train_rows == search.max_train_rows == 9
     assert train.params == search.params == [("depth", 2)]
     assert search.run.__name__ == "run_search" and search.preset == "quick"
+
+
+def test_tensorflow_start_up_lines_are_hidden_unless_verbose(model, tmp_path):
+    import subprocess
+    import sys
+
+    from fer_estimator._paths import PROJECT_ROOT
+
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "fer_estimator.cli", "predict", "--demo", "--model", str(model)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "astronaut: 1 face" in result.stdout
+    for noise in ("absl::InitializeLog", "oneDNN", "cuda", "cuInit"):
+        assert noise not in result.stderr
