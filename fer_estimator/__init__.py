@@ -8,30 +8,40 @@ The layers, each depending only on those before it:
 - estimator: :class:`FERClassifier` (a Keras CNN with the scikit-learn API) and
   :func:`make_fer_pipeline` (transformer + classifier); :func:`save` and :func:`load` (the
   safe ``.fer.zip`` format, which never runs code from the file);
-- face pipeline: :class:`FacePipeline` (detect every face in photos and videos, then classify).
+- face pipeline: :class:`FacePipeline` (detect every face in photos and videos, then classify);
+- :mod:`fer_estimator.search`: Optuna hyperparameter search (:class:`FERSearchCV`).
+
+``import fer_estimator`` is quick: the names below load their module (and Keras, TensorFlow,
+OpenCV...) on first use, through the module-level ``__getattr__`` (PEP 562), as scikit-learn
+and Optuna do.
 """
 
-from .classifier import FERClassifier
-from .data import load_fer2013, parse_pixel_strings
-from .faces import FacePipeline
+from ._lazy import attach
+from ._paths import checkout_search_dir
 from .labels import EMOTIONS, EMOTIONS_6
-from .persistence import load_joblib
-from .pipeline import make_fer_pipeline
-from .safe_format import load, save
-from .synthetic import make_synthetic_faces
-from .transform import PixelTransformer
 
-__all__ = [
-    "EMOTIONS",
-    "EMOTIONS_6",
-    "FERClassifier",
-    "FacePipeline",
-    "PixelTransformer",
-    "load",
-    "load_fer2013",
-    "load_joblib",
-    "make_fer_pipeline",
-    "make_synthetic_faces",
-    "parse_pixel_strings",
-    "save",
-]
+# Public name -> the submodule that defines it, imported on first access.
+_LAZY_NAMES = {
+    "FERClassifier": "classifier",
+    "FacePipeline": "faces",
+    "PixelTransformer": "transform",
+    "load_fer2013": "data",
+    "load": "safe_format",
+    "load_joblib": "persistence",
+    "make_fer_pipeline": "pipeline",
+    "make_synthetic_faces": "synthetic",
+    "parse_pixel_strings": "data",
+    "save": "safe_format",
+}
+
+__all__ = sorted(["EMOTIONS", "EMOTIONS_6", *_LAZY_NAMES])
+
+# In a source checkout the repository's top-level search/ folder is this package's `search`
+# subpackage, as pyproject.toml maps it for installs: the checkout's root joins the package
+# path so `fer_estimator.search` is found there too (run without installing, or with the
+# repository on sys.path ahead of an editable install's finder).
+if checkout_search_dir() is not None:
+    __path__.append(str(checkout_search_dir().parent))
+
+
+__getattr__, __dir__ = attach(__name__, _LAZY_NAMES)

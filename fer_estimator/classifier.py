@@ -1,24 +1,24 @@
-"""FERClassifier: the FER CNN as a scikit-learn classifier, built on scikeras' KerasClassifier."""
-
+"""FERClassifier: the FER CNN as a scikit-learn classifier, built on scikeras (through the
+adapter in :mod:`fer_estimator._scikeras`)."""
 
 import inspect
+import math
+from numbers import Integral, Real
 
 import keras
 import numpy as np
-from scikeras.utils.transformers import ClassifierLabelEncoder
-from scikeras.wrappers import KerasClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils._tags import ClassifierTags
 
+from ._scikeras import SINGLE_CALL_BATCH, Interval, ScikerasClassifier, StrOptions
+# Saved models refer to their label encoder's class by this module's name.
+from ._scikeras import _OneHotLabelEncoder  # noqa: F401
 from ._versions import check_saved_versions, current_versions
 from .architecture import build_vgg_cnn
 from .precision import PRECISIONS, resolve_precision
 from .schedules import WarmupCosineSchedule
 
-
-# Batches up to this size are predicted in one direct call instead of through Model.predict.
-SINGLE_CALL_BATCH = 256
+__all__ = ["FERClassifier", "SINGLE_CALL_BATCH", "check_param_names", "mirror_images"]
 
 
 def mirror_images(X):
@@ -27,31 +27,53 @@ def mirror_images(X):
     return np.asarray(X)[:, :, ::-1]
 
 
-class _OneHotLabelEncoder(ClassifierLabelEncoder):
-    """scikeras' label encoder, one-hot for two classes too (the CNN always ends in a softmax)."""
+def image_shape(sample_shape):
+    """The ``(height, width, channels)`` of one sample of the given shape.
 
-    def _type_of_target(self, y):
-        target_type = super()._type_of_target(y)
-        return "multiclass" if target_type == "binary" else target_type
-
-
-def _check_image_batch(X):
-    """Reject anything that is not a batch of images, naming the shape received."""
-    shape = np.shape(X)
-    if len(shape) not in (3, 4):
-        raise ValueError(
-            f"FERClassifier expects a batch of images of shape (n, height, width[, channels]), "
-            f"got an array of shape {shape}; put fer_estimator.PixelTransformer in front of it "
-            f"to parse pixel strings or flat pixel rows")
+    ``(H, W)`` and ``(H, W, C)`` images as they are; a flat row of ``n`` values is a square
+    gray image of side ``sqrt(n)`` (scikit-learn's convention for images, as in
+    ``load_digits``), which ``n`` must allow.
+    """
+    sample_shape = tuple(sample_shape)
+    if len(sample_shape) == 1:
+        side = math.isqrt(sample_shape[0])
+        if side * side != sample_shape[0] or side == 0:
+            raise ValueError(
+                f"FERClassifier takes flat rows only of square gray images (48*48 = 2304 "
+                f"values for FER2013), got rows of {sample_shape[0]} values; pass images "
+                f"(n, height, width[, channels]), or put fer_estimator.PixelTransformer in "
+                f"front of it to parse pixel strings or resize images")
+        return side, side, 1
+    if len(sample_shape) == 2:
+        return sample_shape + (1,)
+    if len(sample_shape) == 3:
+        return sample_shape
+    raise ValueError(
+        f"FERClassifier expects a batch of images of shape (n, height, width[, channels]) or "
+        f"flat rows of square images, got samples of shape {sample_shape}; put "
+        f"fer_estimator.PixelTransformer in front of it to parse pixel strings")
 
 
 def _as_image_batch(X):
-    """Give (n, H, W) batches a channel axis."""
-    _check_image_batch(X)
-    return X[..., np.newaxis] if X.ndim == 3 else X
+    """Images ``(n, height, width, channels)`` from images or flat rows of square images."""
+    X = np.asarray(X)
+    if X.ndim < 2:
+        image_shape(())  # raises, naming the shape
+    return X.reshape((len(X),) + image_shape(X.shape[1:]))
 
 
-class FERClassifier(KerasClassifier):
+def check_param_names(names):
+    """Reject names that are not FERClassifier parameters, with the closest one.
+
+    Raises
+    ------
+    ValueError
+        ``"FERClassifier has no parameter 'droput'; did you mean 'dropout'? ..."``
+    """
+    FERClassifier.check_param_names(names)
+
+
+class FERClassifier(ScikerasClassifier):
     """Facial-expression CNN with the scikit-learn classifier API.
 
     A VGG-like Keras CNN (see :func:`fer_estimator.architecture.build_vgg_cnn`) trained with
@@ -59,6 +81,10 @@ class FERClassifier(KerasClassifier):
     plateau, or warm-up then cosine decay) monitored on a stratified validation split carved
     from the training data. Works on any Keras 3 backend (TensorFlow, JAX, torch); trains in
     mixed bfloat16 on CPUs that compute it natively.
+
+    Every parameter is checked when ``fit`` starts (``_parameter_constraints``, scikit-learn's
+    style): a bad value raises a ``ValueError`` naming the parameter and what it accepts, an
+    unknown name one that suggests the closest parameter.
 
     Parameters
     ----------
@@ -124,8 +150,11 @@ class FERClassifier(KerasClassifier):
     verbose : int, default=0
         Keras verbosity while fitting and predicting.
     **kwargs
-        Other scikeras parameters (``callbacks``, ``optimizer``, ``warm_start``,
-        ``fit__*``, ``predict__*``...).
+        Other scikeras parameters (``callbacks``, ``warm_start``, ``fit__*``,
+        ``predict__*``...).
+
+    Inputs are images ``(n, height, width[, channels])`` or flat rows of square gray images
+    (``(n, 2304)`` for 48×48), as :class:`~fer_estimator.PixelTransformer` produces them.
 
     Attributes
     ----------
@@ -139,6 +168,29 @@ class FERClassifier(KerasClassifier):
         Per-epoch training metrics (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
         ``learning_rate``).
     """
+
+    _parameter_constraints = {
+        **ScikerasClassifier._parameter_constraints,
+        "depth": [Interval(Integral, 1, None, closed="left")],
+        "base_filters": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "l2": [Interval(Real, 0, None, closed="left")],
+        "dense_units": [list, tuple],  # of positive ints: check_params
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left"), None],
+        "lr_schedule": [StrOptions({"plateau", "cosine"})],
+        "warmup_epochs": [Interval(Real, 0, None, closed="left")],  # < epochs: check_params
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping_patience": [Interval(Integral, 0, None, closed="left"), None],
+        "reduce_lr_patience": [Interval(Integral, 0, None, closed="left"), None],
+        "reduce_lr_factor": [Interval(Real, 0, 1, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "horizontal_flip": ["boolean"],
+        "shift_range": [Interval(Real, 0, 1, closed="both")],
+        "zoom_range": [Interval(Real, 0, 1, closed="left")],
+        "tta": ["boolean"],
+        "precision": [StrOptions(set(PRECISIONS))],
+    }
 
     def __init__(self, depth=4, base_filters=64, dropout=0.25, l2=1e-4,
                  dense_units=(512, 256, 128), learning_rate=1e-3, weight_decay=None,
@@ -170,32 +222,23 @@ class FERClassifier(KerasClassifier):
         self.tta = tta
         self.precision = precision
 
-    # scikeras 0.13 predates the scikit-learn >= 1.6 tags API: without this, is_classifier()
-    # is False, cross_val_score(cv=5) uses KFold instead of StratifiedKFold and neg_log_loss
-    # scoring breaks.
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.estimator_type = "classifier"
-        tags.classifier_tags = ClassifierTags()
-        tags.target_tags.required = True
-        tags.input_tags.two_d_array = False
+        # Images, or flat rows of square images: 2-D input is fine when its rows are square.
+        tags.input_tags.three_d_array = True
         return tags
-
-    @property
-    def target_encoder(self):
-        return _OneHotLabelEncoder(loss="categorical_crossentropy")
 
     @property
     def feature_encoder(self):
         return FunctionTransformer(_as_image_batch)
 
     def _keras_build_fn(self, meta, compile_kwargs):
-        image_shape = tuple(meta["X_shape_"][1:])
-        if len(image_shape) == 2:
-            image_shape += (1,)
+        # The network takes what the feature encoder makes of one sample.
+        sample = np.zeros((1,) + tuple(meta["X_shape_"][1:]), dtype="float32")
         model = build_vgg_cnn(
-            image_shape, meta["n_classes_"], depth=self.depth, base_filters=self.base_filters,
-            dropout=self.dropout, l2=self.l2, dense_units=tuple(self.dense_units),
+            self.feature_encoder_.transform(sample).shape[1:], meta["n_classes_"],
+            depth=self.depth, base_filters=self.base_filters, dropout=self.dropout, l2=self.l2,
+            dense_units=tuple(self.dense_units),
             horizontal_flip=self.horizontal_flip, shift_range=self.shift_range,
             zoom_range=self.zoom_range, dtype_policy=self.precision_)
         optimizer = compile_kwargs["optimizer"]
@@ -208,32 +251,22 @@ class FERClassifier(KerasClassifier):
             metrics=["accuracy"])
         return model
 
-    def _check_hyperparameters(self):
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), "
-                             f"got {self.validation_fraction!r}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.lr_schedule not in ("plateau", "cosine"):
-            raise ValueError(f"lr_schedule must be 'plateau' or 'cosine', "
-                             f"got {self.lr_schedule!r}")
-        if not 0.0 <= self.warmup_epochs < self.epochs:
-            raise ValueError(f"warmup_epochs must be in [0, epochs={self.epochs}), "
-                             f"got {self.warmup_epochs!r}")
+    def check_params(self):
+        bad_units = [units for units in self.dense_units
+                     if not isinstance(units, Integral) or isinstance(units, bool) or units < 1]
+        if bad_units:
+            raise ValueError(f"The 'dense_units' parameter of FERClassifier must be a list or "
+                             f"tuple of positive ints. Got {self.dense_units!r} instead.")
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(f"The 'warmup_epochs' parameter of FERClassifier must be below "
+                             f"epochs={self.epochs}. Got {self.warmup_epochs!r} instead.")
 
-    def _initialize(self, X, y=None):
-        self._check_hyperparameters()
-        _check_image_batch(X)
+    def on_initialize(self, X, y):
         if self.random_state is not None:
             # scikeras seeds only Python, NumPy and TensorFlow: Keras' own seed generator
             # (used by initialisers, dropout and augmentation on JAX and torch) needs this.
             keras.utils.set_random_seed(self._seed())
         self.precision_ = resolve_precision(self.precision)
-        return super()._initialize(X, y)
 
     def _seed(self):
         """The integer seed of ``random_state``, the same at every call of one fit.
@@ -247,43 +280,27 @@ class FERClassifier(KerasClassifier):
             return int(copy.randint(2**31 - 1))
         return int(self.random_state)
 
-    def _initialize_callbacks(self):
-        super()._initialize_callbacks()
+    def default_callbacks(self):
+        """Early stopping and the learning-rate schedule the parameters ask for."""
         monitor = "val_loss" if self.validation_fraction else "loss"
-        schedule = []
+        callbacks = []
         if self.early_stopping_patience is not None:
-            schedule.append(keras.callbacks.EarlyStopping(
+            callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=self.early_stopping_patience,
                 restore_best_weights=True))
         if self.lr_schedule == "cosine":
-            schedule.append(WarmupCosineSchedule(self.learning_rate, self.epochs,
-                                                 self.warmup_epochs))
+            callbacks.append(WarmupCosineSchedule(self.learning_rate, self.epochs,
+                                                  self.warmup_epochs))
         elif self.reduce_lr_patience is not None:
-            schedule.append(keras.callbacks.ReduceLROnPlateau(
+            callbacks.append(keras.callbacks.ReduceLROnPlateau(
                 monitor=monitor, factor=self.reduce_lr_factor,
                 patience=self.reduce_lr_patience))
-        # The estimator's own schedule runs first at every epoch end, so the callbacks a user
-        # passes see that epoch's outcome (early stopping's decision to stop, a reduced rate).
-        self._fit_callbacks = schedule + self._fit_callbacks
+        return callbacks
 
-    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch,
-                         **kwargs):
-        if self.validation_fraction:
-            X, y, sample_weight, kwargs["validation_data"] = self._carve_validation(
-                X, y, sample_weight)
-        # Callbacks given to fit() (a checkpoint, a pruning callback...) serve that fit only:
-        # unlike the ``callbacks`` parameter they are neither cloned nor saved with the model.
-        fit_only_callbacks = list(kwargs.pop("callbacks", None) or [])
-        param_callbacks = self._fit_callbacks
-        self._fit_callbacks = param_callbacks + fit_only_callbacks
-        try:
-            super()._fit_keras_model(X, y, sample_weight, warm_start, epochs, initial_epoch,
-                                     **kwargs)
-        finally:
-            self._fit_callbacks = param_callbacks
-
-    def _carve_validation(self, X, y, sample_weight):
-        """Split off a stratified validation set from the encoded training data."""
+    def split_validation(self, X, y, sample_weight):
+        """Carve the stratified ``validation_fraction`` from the encoded training data."""
+        if not self.validation_fraction:
+            return X, y, sample_weight, None
         codes = y.argmax(axis=1)
         seed = None if self.random_state is None else self._seed()
         try:
@@ -297,47 +314,19 @@ class FERClassifier(KerasClassifier):
         weights = None if sample_weight is None else sample_weight[train]
         return X[train], y[train], weights, (X[val], y[val])
 
-    def _predict_raw(self, X, **kwargs):
+    def network_proba(self, X, **kwargs):
         if self.tta:
             X = np.asarray(X)
-            both = self._network_proba(np.concatenate([X, mirror_images(X)]), **kwargs)
+            # Flat rows are mirrored as the images they hold.
+            mirrored = mirror_images(_as_image_batch(X)).reshape(X.shape)
+            both = super().network_proba(np.concatenate([X, mirrored]), **kwargs)
             return (both[:len(X)] + both[len(X):]) / 2.0
-        return self._network_proba(X, **kwargs)
-
-    def _network_proba(self, X, **kwargs):
-        if kwargs or not self.initialized_ or len(X) > SINGLE_CALL_BATCH:
-            return super()._predict_raw(X, **kwargs)
-        # keras' Model.predict sets up a data pipeline on every call (~150 ms on a CPU), which
-        # dominates small batches such as the faces of one photo; one direct call avoids it.
-        X, _ = self._validate_data(X=X, y=None)
-        return np.asarray(self.model_.predict_on_batch(self.feature_encoder_.transform(X)))
-
-    def predict_proba(self, X, **kwargs):
-        """Return the probability of every class, one row per image (rows sum to 1).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, height, width[, channels])
-            Images, as produced by :class:`fer_estimator.PixelTransformer`.
-        **kwargs
-            Extra arguments for ``keras.Model.predict``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        proba = super().predict_proba(X, **kwargs)
-        # scikeras squeezes a one-image batch down to 1-D.
-        return proba.reshape(-1, self.n_classes_)
+        return super().network_proba(X, **kwargs)
 
     def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: on Python >= 3.11 it is self.__dict__
+        state = super().__getstate__()
         if self.initialized_:
             state["_saved_versions"] = current_versions()
-            # The callbacks hold the model (and early stopping a copy of its best weights):
-            # saving them would store the network up to three times. They are rebuilt on load.
-            state.pop("_fit_callbacks", None)
-            state.pop("_predict_callbacks", None)
         return state
 
     def __setstate__(self, state):
@@ -349,5 +338,3 @@ class FERClassifier(KerasClassifier):
             if parameter.default is not inspect.Parameter.empty:
                 state.setdefault(name, parameter.default)
         super().__setstate__(state)
-        if self.initialized_:
-            self._initialize_callbacks()

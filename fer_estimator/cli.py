@@ -4,30 +4,25 @@ Every subcommand is one ``add_<name>_command(subcommands)`` function that adds i
 sets ``run`` to the function doing the work; :data:`COMMANDS` lists them. A ``run`` function
 returns the exit status: 0 done, 1 done but some inputs were skipped; failures that stop the
 command (a missing model, say) exit with 2.
+
+Building the parser imports nothing heavy, so ``--help`` is quick: a ``run`` function imports
+what it needs (Keras, OpenCV, pandas...) when it starts. Every subcommand gets ``--verbose``
+(TensorFlow's and absl's log lines, hidden otherwise); the network options (``--preset``,
+``--param``, ``--epochs``) come from :mod:`fer_estimator.cli_options`.
 """
 
 import argparse
-import ast
+import dataclasses
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from ._cli_arguments import add_model_arguments, add_trust_model_argument
-from ._cli_arguments import positive_int as _positive_int
 from ._paths import DEFAULT_MODEL_PATH
-from .data import load_fer2013
-from .evaluation import evaluate, format_report, save_figures
-from .faces import FacePipeline
-from .faces.batch import expand_inputs, predict_batch
-from .faces.media import DEFAULT_MAX_PIXELS
-from .labels import class_names
-from .persistence import dump_json
-from .safe_format import load, model_stem
+from .cli_options import (add_model_arguments, add_network_options, add_trust_model_argument,
+                          add_verbose_option, network_params, positive_int, silence_native_logs)
+from .search.cli import DESCRIPTION as SEARCH_DESCRIPTION
+from .search.cli import add_arguments as add_search_arguments
+from .search.cli import run_search
 from .serve.commands import add_live_command, add_serve_command
-from .training import train_and_save
-from .transform import NORMALIZATIONS
 
 DEMO_NAME = "astronaut"  # scikit-image's bundled photo, for trying the command without a photo
 EXIT_STATUS = """exit status:
@@ -54,10 +49,11 @@ def add_predict_command(subcommands):
     parser.add_argument("--demo", action="store_true",
                         help="also run on scikit-image's astronaut photo (needs scikit-image)")
     add_model_arguments(parser)
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+    parser.add_argument("--max-pixels", type=int,
                         help="refuse images larger than this many pixels, read from the file "
-                             "header before decoding; 0: no limit (default: %(default)s)")
-    parser.add_argument("--frame-stride", type=_positive_int, default=1,
+                             "header before decoding; 0: no limit (default: 89,478,485, "
+                             "Pillow's decompression-bomb limit)")
+    parser.add_argument("--frame-stride", type=positive_int, default=1,
                         help="use every N-th frame of a video (default: 1)")
     parser.add_argument("--out", type=Path,
                         help="where to save annotated images: a file name for a single image, "
@@ -70,11 +66,18 @@ def add_predict_command(subcommands):
 
 def run_predict(args):
     """Run ``predict``; see :func:`add_predict_command`."""
+    import numpy as np
+
+    from .faces import FacePipeline
+    from .faces.batch import expand_inputs, predict_batch
+    from .faces.media import DEFAULT_MAX_PIXELS
+
     if not args.inputs and not args.demo:
         raise CommandError("predict needs at least one INPUT, or --demo")
     pipeline = FacePipeline(args.model, args.detector, yunet_model=args.yunet_model,
                             min_face_size=args.min_face_size, trust=args.trust_model,
-                            max_pixels=args.max_pixels or None)
+                            max_pixels=DEFAULT_MAX_PIXELS if args.max_pixels is None
+                            else args.max_pixels or None)
     # Fail before the first input when the model or the detector cannot be loaded.
     pipeline.predict(np.zeros((64, 64), dtype=np.uint8))
     sources, skipped = expand_inputs(args.inputs)
@@ -93,7 +96,7 @@ def _predict_source(pipeline, source, frame_stride):
     if source != DEMO_NAME:
         return pipeline.iter_predict(source, frame_stride=frame_stride, return_images=True)
     [(faces, bgr)] = pipeline.iter_predict(_demo_image(), rgb=True, return_images=True)
-    return [(replace(faces, image=DEMO_NAME), bgr)]
+    return [(dataclasses.replace(faces, image=DEMO_NAME), bgr)]
 
 
 def _demo_image():
@@ -104,15 +107,6 @@ def _demo_image():
     return astronaut()  # RGB
 
 
-def _key_value(text):
-    """``name=value`` with the value read as a Python literal (``dropout=0.3``, ``dense_units=(64,)``)."""
-    name, separator, value = text.partition("=")
-    if not separator or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    try:
-        return name, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return name, value  # a plain string, e.g. class_weight=balanced
 
 
 def add_train_command(subcommands):
@@ -129,23 +123,29 @@ def add_train_command(subcommands):
                              "(default: models/demo.fer.zip)")
     parser.add_argument("--classes", type=int, choices=(7, 6), default=7,
                         help="7 classes, or 6 with Disgust merged into Angry")
-    parser.add_argument("--normalization", choices=NORMALIZATIONS, default="scale")
-    parser.add_argument("--epochs", type=_positive_int, help="most training epochs")
-    parser.add_argument("--max-train-rows", type=_positive_int,
-                        help="train on a stratified subsample of this many rows")
+    parser.add_argument("--normalization", default="scale",
+                        help="of the PixelTransformer: scale (default), standardize or per_image")
+    parser.add_argument("--max-train-rows", type=positive_int, metavar="N",
+                        help="train on a stratified subsample of N training rows")
     parser.add_argument("--checkpoint-dir", type=Path,
                         help="checkpoint every epoch here; rerun to resume after an interruption")
-    parser.add_argument("--param", type=_key_value, action="append", default=[],
-                        metavar="NAME=VALUE", help="a FERClassifier parameter (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
+    add_network_options(parser, preset_help=" (default: synthetic-demo on synthetic faces, "
+                                            "FERClassifier's defaults on --data)")
     parser.set_defaults(run=run_train)
 
 
 def run_train(args):
     """Run ``train``; see :func:`add_train_command`."""
-    params = dict(args.param)
-    if args.epochs is not None:
-        params["epochs"] = args.epochs
+    from .training import train_and_save
+    from .transform import NORMALIZATIONS
+
+    if args.normalization not in NORMALIZATIONS:
+        raise CommandError(f"--normalization must be one of {', '.join(NORMALIZATIONS)}, got "
+                           f"{args.normalization!r}")
+    if args.preset is None and args.data is None:
+        args.preset = "synthetic-demo"
+    params = network_params(args)
     train_and_save(args.out, args.data, n_classes=args.classes,
                    normalization=args.normalization, cnn_params=params,
                    max_train_rows=args.max_train_rows, checkpoint_dir=args.checkpoint_dir,
@@ -167,7 +167,8 @@ def add_evaluate_command(subcommands):
     parser.add_argument("--data", type=Path, required=True, help="FER2013-format CSV")
     parser.add_argument("--usage", default="PublicTest",
                         help="which rows to score (default: PublicTest)")
-    parser.add_argument("--max-rows", type=_positive_int, help="score only the first N rows")
+    parser.add_argument("--max-rows", type=positive_int, metavar="N",
+                        help="score only the first N rows")
     parser.add_argument("--out-dir", type=Path,
                         help="where the report and figures go (default: <model>-evaluation/)")
     parser.set_defaults(run=run_evaluate)
@@ -175,6 +176,14 @@ def add_evaluate_command(subcommands):
 
 def run_evaluate(args):
     """Run ``evaluate``; see :func:`add_evaluate_command`."""
+    import numpy as np
+
+    from .data import load_fer2013
+    from .evaluation import evaluate, format_report, save_figures
+    from .labels import class_names
+    from .persistence import dump_json
+    from .safe_format import load, model_stem
+
     model = load(args.model, trust=args.trust_model)
     if not hasattr(model, "predict_proba") or getattr(model, "classes_", None) is None:
         raise CommandError(f"{args.model} does not hold a fitted classifier (a "
@@ -196,12 +205,22 @@ def run_evaluate(args):
     return 0
 
 
-COMMANDS = (add_predict_command, add_train_command, add_evaluate_command, add_serve_command,
-            add_live_command)
+def add_search_command(subcommands):
+    """``search``: an Optuna hyperparameter search (``fer-search`` is the same command)."""
+    parser = subcommands.add_parser(
+        "search", help="search hyperparameters with Optuna by cross-validation",
+        description=SEARCH_DESCRIPTION)
+    add_search_arguments(parser)
+    parser.set_defaults(run=run_search)
+
+
+COMMANDS = (add_predict_command, add_train_command, add_evaluate_command, add_search_command,
+            add_serve_command, add_live_command)
 
 
 def build_parser():
-    """The ``fer-estimator`` argument parser with every subcommand of :data:`COMMANDS`."""
+    """The ``fer-estimator`` argument parser with every subcommand of :data:`COMMANDS`, each
+    with ``--verbose``."""
     parser = argparse.ArgumentParser(
         prog="fer-estimator",
         description="Facial expression recognition (FER2013) with scikit-learn and Keras.",
@@ -209,16 +228,23 @@ def build_parser():
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_command in COMMANDS:
         add_command(subcommands)
+    for command_parser in subcommands.choices.values():
+        add_verbose_option(command_parser)
     return parser
 
 
 def main(argv=None):
     """Entry point of the ``fer-estimator`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        silence_native_logs()
     try:
         return args.run(args)
     except (CommandError, OSError, ValueError, TypeError, RuntimeError) as error:
-        print(f"fer-estimator {args.command}: error: {error}", file=sys.stderr)
+        # A storage URL in a message would show its password.
+        from .search.storage import redact_urls
+
+        print(f"fer-estimator {args.command}: error: {redact_urls(error)}", file=sys.stderr)
         return 2
 
 

@@ -19,13 +19,9 @@ from .evaluation import evaluate
 from .labels import class_names, merge_disgust_into_angry
 from .persistence import dump_joblib, dump_json
 from .pipeline import make_fer_pipeline
+from .presets import SYNTHETIC_DEMO
 from .safe_format import SUFFIX, model_stem, save
 from .synthetic import make_synthetic_faces
-
-# Small enough to train in about a minute on two CPU cores, big enough to learn the synthetic
-# faces: the settings of the no-data demo run.
-SYNTHETIC_DEMO_PARAMS = dict(depth=2, base_filters=16, dense_units=(64,), epochs=8,
-                             early_stopping_patience=3, reduce_lr_patience=2)
 
 
 def load_split(data=None, *, n_classes=7, train_usage="Training", test_usage="PublicTest",
@@ -114,7 +110,7 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
         ``.json`` suffix instead (``models/demo.fer.zip`` -> ``models/demo.json``).
     data : str or path-like, default=None
         A FER2013-format CSV (Training rows to fit, PublicTest to evaluate); None trains on
-        synthetic faces with :data:`SYNTHETIC_DEMO_PARAMS`.
+        synthetic faces with :data:`fer_estimator.presets.SYNTHETIC_DEMO`.
     n_classes : {7, 6}, default=7
     normalization : str, default="scale"
         The PixelTransformer's normalisation.
@@ -132,7 +128,7 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
     dict
         The report that was saved.
     """
-    params = dict(SYNTHETIC_DEMO_PARAMS) if data is None else {}
+    params = dict(SYNTHETIC_DEMO) if data is None else {}
     params.update({"random_state": random_state, "verbose": 2 if data is not None else 0})
     params.update(cnn_params or {})
     X_train, y_train, X_test, y_test, source = load_split(

@@ -25,14 +25,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Not fer_estimator._paths: this parent process only launches the studies and need not load Keras.
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Neither import loads Keras or Optuna: this parent process only launches the studies.
+from fer_estimator._paths import PROJECT_ROOT
+from fer_estimator.search import PRUNERS
+
 RUN_SEARCH = PROJECT_ROOT / "scripts" / "run_search.py"
 BASELINE = "none"
-# search.PRUNERS but "none"; importing search would load Keras in this parent process.
-PRUNED = ("median", "hyperband")
+PRUNED = tuple(pruner for pruner in PRUNERS if pruner != BASELINE)
 DEFAULT_STUDY_OPTIONS = [
-    "--max-rows", "5000", "--cv", "3", "--epochs", "4", "--n-trials", "30",
+    "--max-train-rows", "5000", "--cv", "3", "--epochs", "4", "--n-trials", "30",
     "--sampler-seed", "0", "--seed", "0", "--set", "random_state=0",
     # A tiny CNN without augmentation: a 30-trial study fits in about 1.5 hours on 2 CPU cores.
     "--set", "base_filters=8", "--set", "dense_units=[32]", "--set", "horizontal_flip=false",

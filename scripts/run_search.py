@@ -3,7 +3,7 @@
 
 import sys
 
-from search.cli import main
+from fer_estimator.search.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,28 +1,33 @@
-"""Optuna hyperparameter search over the FER pipeline (cross-validated, prunable, shared)."""
+"""Optuna hyperparameter search over the FER pipeline (cross-validated, prunable, shared).
 
-from .plots import save_study_plots
-from .pruners import PRUNERS, make_pruner
-from .report import build_report, device_summary, summary_table, trial_counts
-from .searcher import FERSearchCV
-from .space import default_search_space, distribution_from_spec
-from .storage import StorageUnavailableError, default_storage_url, describe_storage, open_storage
-from .study import create_or_load_study, run_trials
+Installed as ``fer_estimator.search`` (the repository keeps it in the top-level ``search/``
+folder). ``import fer_estimator.search`` loads neither Optuna nor Keras: the names below load
+their module on first use.
+"""
 
-__all__ = [
-    "FERSearchCV",
-    "PRUNERS",
-    "StorageUnavailableError",
-    "build_report",
-    "create_or_load_study",
-    "default_search_space",
-    "default_storage_url",
-    "describe_storage",
-    "device_summary",
-    "distribution_from_spec",
-    "make_pruner",
-    "open_storage",
-    "run_trials",
-    "save_study_plots",
-    "summary_table",
-    "trial_counts",
-]
+from fer_estimator._lazy import attach
+
+from .options import PRUNE_ON, PRUNERS, default_storage_url
+
+# Public name -> the submodule that defines it, imported on first access.
+_LAZY_NAMES = {
+    "FERSearchCV": "searcher",
+    "StorageUnavailableError": "storage",
+    "build_report": "report",
+    "create_or_load_study": "study",
+    "default_search_space": "space",
+    "describe_storage": "storage",
+    "device_summary": "report",
+    "distribution_from_spec": "space",
+    "make_pruner": "pruners",
+    "open_storage": "storage",
+    "run_trials": "study",
+    "save_study_plots": "plots",
+    "summary_table": "report",
+    "trial_counts": "report",
+}
+
+__all__ = sorted(["PRUNERS", "PRUNE_ON", "default_storage_url", *_LAZY_NAMES])
+
+
+__getattr__, __dir__ = attach(__name__, _LAZY_NAMES)

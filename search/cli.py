@@ -1,35 +1,22 @@
 """Command line: run (or join, or resume) a study, refit the best pipeline, save model, report
-and plots. ``fer-search ...`` and ``python scripts/run_search.py ...`` run :func:`main`.
+and plots. ``fer-estimator search ...``, ``fer-search ...`` and ``python scripts/run_search.py
+...`` are the same command.
+
+The options are added by :func:`add_arguments` without importing Optuna or Keras (``--help``
+stays quick); :func:`run_search` imports them when the search starts.
 """
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-import optuna
-from sklearn.metrics import accuracy_score
+from fer_estimator._paths import SHARED_FER2013_CSV
+from fer_estimator.cli_options import add_network_options, network_params, positive_int
 
-from fer_estimator._paths import MODELS_DIR, SHARED_FER2013_CSV
-from fer_estimator._validation import check_parameter_names
-from fer_estimator.classifier import FERClassifier
-from fer_estimator.persistence import dump_json
-from fer_estimator.pipeline import make_fer_pipeline
-from fer_estimator.safe_format import save
-from fer_estimator.training import load_split
+from .options import PRUNE_ON, PRUNERS, default_storage_url
 
-from .objective import PRUNE_ON
-from .plots import save_study_plots
-from .pruners import PRUNERS
-from .report import build_report, device_summary, summary_table
-from .searcher import FERSearchCV
-from .space import default_search_space, distribution_from_spec
-from .storage import default_storage_url, describe_storage, redact_urls
-
-# Small and quick by default: a study on a CPU should take minutes, not hours.
-QUICK_CNN = {"epochs": 8, "base_filters": 16, "dense_units": [64], "early_stopping_patience": 3,
-             "reduce_lr_patience": 2}
+DEFAULT_PRESET = "quick"
 DESCRIPTION = ("Optuna search of FER pipeline hyperparameters by cross-validation. Start it "
                "several times with the same --study-name and --storage to run several workers "
                "on one study; start it again to resume a study.")
@@ -45,7 +32,8 @@ def add_arguments(parser):
                       help="use synthetic faces instead of --data (a quick try-out)")
     data.add_argument("--test-usage", default="PublicTest",
                       help="FER2013 split held out for the final test (default: %(default)s)")
-    data.add_argument("--max-rows", type=int, metavar="N",
+    # --max-rows: its name before `fer-estimator search`, kept for existing scripts.
+    data.add_argument("--max-train-rows", "--max-rows", type=positive_int, metavar="N",
                       help="keep a stratified sample of N training rows (the refit uses them too)")
 
     study = parser.add_argument_group("study")
@@ -70,12 +58,9 @@ def add_arguments(parser):
                        help="seed of the TPE sampler, for a reproducible single-worker study "
                             "(leave it unset with several workers: they would all sample alike)")
 
-    model = parser.add_argument_group("model and space")
-    model.add_argument("--epochs", type=int,
-                       help=f"epochs per fit (default: {QUICK_CNN['epochs']})")
-    model.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
-                       help="fixed FERClassifier parameter, e.g. --set base_filters=32 "
-                            f"(defaults: {json.dumps(QUICK_CNN)})")
+    add_network_options(parser, default_preset=DEFAULT_PRESET,
+                        preset_help=f" (default: {DEFAULT_PRESET})")
+    model = parser.add_argument_group("space")
     model.add_argument("--space", metavar="JSON",
                        help="search space replacing the default, e.g. '{\"dropout\": {\"low\": "
                             "0.1, \"high\": 0.4}, \"depth\": [2, 3]}'; @file reads a file")
@@ -83,7 +68,7 @@ def add_arguments(parser):
     model.add_argument("--tune-batch-size", action="store_true")
 
     output = parser.add_argument_group("output")
-    output.add_argument("--models-dir", type=Path, default=MODELS_DIR,
+    output.add_argument("--models-dir", type=Path, default=Path("models"),
                         help="where <study-name>.fer.zip/.json/-*.png go (default: %(default)s)")
     output.add_argument("--no-refit", action="store_true",
                         help="only run trials (an extra worker): no refit, model or report")
@@ -91,29 +76,9 @@ def add_arguments(parser):
     return parser
 
 
-def build_parser():
-    """Return the stand-alone argument parser of ``run_search``."""
-    return add_arguments(argparse.ArgumentParser(prog="run_search", description=DESCRIPTION))
-
-
-def _fixed_params(args):
-    params = dict(QUICK_CNN)
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set expects NAME=JSON, got {item!r}")
-        try:
-            params[name] = json.loads(value)
-        except json.JSONDecodeError:
-            params[name] = value  # a bare string such as --set optimizer=sgd
-    if args.epochs is not None:
-        params["epochs"] = args.epochs
-    if isinstance(params.get("dense_units"), list):
-        params["dense_units"] = tuple(params["dense_units"])
-    return params
-
-
 def _search_space(args):
+    from .space import default_search_space, distribution_from_spec
+
     if args.space is None:
         return default_search_space(tune_base_filters=args.tune_base_filters,
                                     tune_batch_size=args.tune_batch_size)
@@ -129,13 +94,25 @@ def _search_space(args):
 
 def run_search(args):
     """Run the search described by parsed ``args``; return the exit status (0)."""
+    import optuna
+    from sklearn.metrics import accuracy_score
+
+    from fer_estimator.persistence import dump_json
+    from fer_estimator.pipeline import make_fer_pipeline
+    from fer_estimator.safe_format import save
+    from fer_estimator.training import load_split
+
+    from .plots import save_study_plots
+    from .report import build_report, device_summary, summary_table
+    from .searcher import FERSearchCV
+    from .storage import describe_storage
+
     start = time.perf_counter()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress lines instead
     subsample = args.subsample
     if subsample is not None and subsample > 1:
         subsample = int(subsample)
-    fixed_params = _fixed_params(args)
-    check_parameter_names(FERClassifier(), fixed_params, what="--set parameter")
+    fixed_params = network_params(args)
     sampler = None
     if args.sampler_seed is not None:
         sampler = optuna.samplers.TPESampler(seed=args.sampler_seed)
@@ -152,7 +129,7 @@ def run_search(args):
                                 f"--synthetic")
     X_train, y_train, X_test, y_test, source = load_split(
         None if args.synthetic else args.data, test_usage=args.test_usage,
-        max_train_rows=args.max_rows, random_state=args.seed)
+        max_train_rows=args.max_train_rows, random_state=args.seed)
     storage = describe_storage(args.storage or default_storage_url())
     devices = device_summary()
     print(f"study {args.study_name!r} in {storage}: {args.n_trials} trials, {args.cv} folds, "
@@ -182,13 +159,11 @@ def run_search(args):
 
 
 def main(argv=None):
-    """Entry point of ``scripts/run_search.py``; return the exit status.
+    """Entry point of ``fer-search`` and ``scripts/run_search.py``: ``fer-estimator search``
+    with the same arguments; return the exit status.
 
     Bad options, data or storage end with a one-line error and status 2, before training.
     """
-    args = build_parser().parse_args(argv)
-    try:
-        return run_search(args)
-    except (OSError, ValueError, RuntimeError) as error:
-        print(f"run_search: error: {redact_urls(error)}", file=sys.stderr)
-        return 2
+    from fer_estimator.cli import main as fer_estimator_main
+
+    return fer_estimator_main(["search", *(sys.argv[1:] if argv is None else argv)])

@@ -14,8 +14,6 @@ from sklearn.utils import _safe_indexing
 from .callbacks import HeldOutAccuracy, TrialEpochCallback
 from .space import final_step, param_prefix, suggest
 
-PRUNE_ON = ("epoch", "fold")
-
 
 def worker_id():
     """``host:pid`` of this process, stored on every trial it runs."""

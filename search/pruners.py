@@ -4,7 +4,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-PRUNERS = ("median", "hyperband", "none")
+from .options import PRUNERS
 
 
 def make_pruner(pruner, *, n_steps):

@@ -16,7 +16,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from fer_estimator.pipeline import make_fer_pipeline
 
-from .objective import PRUNE_ON, CrossValidationObjective
+from .objective import CrossValidationObjective
+from .options import PRUNE_ON
 from .pruners import make_pruner
 from .report import ProgressPrinter
 from .space import default_search_space, final_step, resolve_search_space
@@ -46,7 +47,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     search_space : mapping of str to optuna distribution, default=None
         Parameters to tune. Names are parameters of the estimator (``"cnn__dropout"``) or,
         for a Pipeline, of its final step (``"dropout"``). None:
-        :func:`~search.default_search_space`.
+        :func:`~fer_estimator.search.default_search_space`.
     n_trials : int, default=20
         Finished trials (COMPLETE or PRUNED) the *study* should hold, counting earlier
         runs and every worker: a rerun after a crash runs only the missing ones.
@@ -60,7 +61,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Cross-validate on a stratified sample of this many rows (int) or this fraction
         (float) of the data; the refit uses all of it. None: all rows.
     pruner : {"median", "hyperband", "none"} or optuna.pruners.BasePruner, default="median"
-        See :func:`~search.make_pruner`. Optuna does not store a study's pruner: each
+        See :func:`~fer_estimator.search.make_pruner`. Optuna does not store a study's pruner: each
         worker prunes with its own.
     prune_on : {"epoch", "fold"}, default="epoch"
         ``"epoch"``: after each epoch, the held-out fold's accuracy is reported at step
@@ -118,11 +119,13 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Rows used for cross-validation.
     classes_ : ndarray
         Class labels (when ``refit``).
+    n_features_in_ : int
+        Features seen by ``best_estimator_`` (when ``refit`` and it records them).
 
     Examples
     --------
     >>> from fer_estimator.pipeline import make_fer_pipeline
-    >>> from search import FERSearchCV
+    >>> from fer_estimator.search import FERSearchCV
     >>> search = FERSearchCV(make_fer_pipeline(epochs=5), n_trials=10,
     ...                      storage="sqlite:///studies/demo.db")  # doctest: +SKIP
     >>> search.fit(X, y).best_params_  # doctest: +SKIP
@@ -223,6 +226,8 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.best_estimator_.fit(X, y)
             self.refit_time_ = time.perf_counter() - start
             self.classes_ = self.best_estimator_.classes_
+            if hasattr(self.best_estimator_, "n_features_in_"):
+                self.n_features_in_ = self.best_estimator_.n_features_in_
         return self
 
     def _study_context(self, estimator, param_names, X, y):

@@ -12,8 +12,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-DEFAULT_STUDIES_DIR = "studies"
-DEFAULT_STUDY_DB = "fer-search.db"
+from .options import default_storage_url
 
 
 class StorageUnavailableError(RuntimeError):
@@ -23,21 +22,6 @@ class StorageUnavailableError(RuntimeError):
 _SCHEMA_RACE_ATTEMPTS = 5
 # The password of a URL's user:password@ part, wherever a URL appears in a text.
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^\s/]*@")
-
-
-def default_storage_url(directory=DEFAULT_STUDIES_DIR):
-    """Return the embedded default: ``sqlite:///<directory>/fer-search.db`` (relative to the cwd).
-
-    Parameters
-    ----------
-    directory : str or path-like, default="studies"
-        Folder of the SQLite file; created by :func:`open_storage` when missing.
-
-    Returns
-    -------
-    str
-    """
-    return f"sqlite:///{Path(directory) / DEFAULT_STUDY_DB}"
 
 
 def describe_storage(url):

@@ -8,15 +8,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's start-u
 import numpy as np
 import pytest
 
+from fer_estimator.presets import TINY
 from fer_estimator.synthetic import make_synthetic_faces
 
 # A CNN small enough to fit in seconds on two CPU cores, still able to learn the synthetic faces.
-# float32: the same numbers on every CPU and backend ("auto" picks bfloat16 on some CPUs only;
-# tests/test_training_recipe.py covers it).
-TINY_CNN = dict(depth=2, base_filters=8, dense_units=(32,), epochs=6, batch_size=32,
-                validation_fraction=0.0, early_stopping_patience=None, reduce_lr_patience=None,
-                horizontal_flip=False, shift_range=0.0, zoom_range=0.0, precision="float32",
-                random_state=0)
+TINY_CNN = TINY
 
 
 def load_script(name):

@@ -1,7 +1,7 @@
 """scripts/bench_pruning.py: the pruners it compares and the figures it prints."""
 
 from conftest import load_script
-from search import PRUNERS
+from fer_estimator.search import PRUNERS
 
 
 def _bench_pruning():

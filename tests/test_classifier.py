@@ -180,10 +180,16 @@ def test_own_schedule_callbacks_run_before_the_users(scaled_images):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"validation_fraction": 1.0}, "validation_fraction"),
-    ({"label_smoothing": -0.1}, "label_smoothing"),
-    ({"dropout": 1.0}, "dropout"),
+    ({"validation_fraction": 1.0}, "The 'validation_fraction' parameter of FERClassifier must "
+                                   r"be a float in the range \[0.0, 1.0\)\. Got 1.0 instead"),
+    ({"label_smoothing": -0.1}, "'label_smoothing' parameter"),
+    ({"dropout": "x"}, "The 'dropout' parameter of FERClassifier must be a float in the range "
+                       r"\[0.0, 1.0\)\. Got 'x' instead"),
+    ({"lr_schedule": "step"}, "'lr_schedule' parameter .* a str among {.*'cosine'"),
+    ({"dense_units": (32, 0)}, "'dense_units' parameter .* positive ints"),
+    ({"warmup_epochs": 6}, "'warmup_epochs' parameter .* below epochs=6"),
     ({"depth": 7}, "depth"),
+    ({"droput": 0.3}, "FERClassifier has no parameter 'droput'; did you mean 'dropout'"),
 ])
 def test_bad_hyperparameters_are_named(scaled_images, params, message):
     X, y = scaled_images
@@ -191,10 +197,19 @@ def test_bad_hyperparameters_are_named(scaled_images, params, message):
         FERClassifier(**{**TINY_CNN, **params}).fit(X[:50], y[:50])
 
 
-def test_flat_pixels_are_rejected_with_the_shape(scaled_images):
+def test_flat_rows_of_square_images_are_images(scaled_images):
     X, y = scaled_images
-    with pytest.raises(ValueError, match=r"\(50, 2304\).*PixelTransformer"):
-        FERClassifier(**TINY_CNN).fit(X[:50].reshape(50, -1), y[:50])
+    params = {**TINY_CNN, "epochs": 1, "tta": True}
+    flat = FERClassifier(**params).fit(X[:100].reshape(100, -1), y[:100])
+    images = FERClassifier(**params).fit(X[:100], y[:100])
+    np.testing.assert_allclose(flat.predict_proba(X[600:605].reshape(5, -1)),
+                               images.predict_proba(X[600:605]), rtol=1e-5, atol=1e-6)
+
+
+def test_other_flat_rows_are_rejected_with_their_length(scaled_images):
+    X, y = scaled_images
+    with pytest.raises(ValueError, match=r"rows of 2300 values.*PixelTransformer"):
+        FERClassifier(**TINY_CNN).fit(X[:50].reshape(50, -1)[:, :2300], y[:50])
 
 
 def test_too_small_for_stratified_validation(scaled_images):

@@ -1,6 +1,7 @@
 """The ``fer-estimator`` command line."""
 
 import json
+import os
 
 import cv2
 import joblib
@@ -11,6 +12,7 @@ from skimage import data
 from sklearn.dummy import DummyClassifier
 
 from fer_estimator.cli import build_parser, main
+from fer_estimator.cli_options import name_value
 
 
 @pytest.fixture
@@ -99,3 +101,49 @@ def test_a_command_is_required_and_predict_is_one():
     assert parser.parse_args(["predict", "x.jpg"]).run.__name__ == "run_predict"
     with pytest.raises(SystemExit):
         parser.parse_args(["predict", "clip.mp4", "--frame-stride", "0"])
+
+
+@pytest.mark.parametrize("text, value", [
+    ("dropout=0.3", 0.3), ("dense_units=[64, 32]", (64, 32)), ("dense_units=(64,)", (64,)),
+    ("early_stopping_patience=None", None), ("early_stopping_patience=null", None),
+    ("horizontal_flip=false", False), ("class_weight=balanced", "balanced"),
+])
+def test_one_name_value_syntax_reads_python_and_json_literals(text, value):
+    assert name_value(text) == (text.partition("=")[0], value)
+
+
+@pytest.mark.parametrize("command", [
+    ["train"], ["search", "--synthetic", "--n-trials", "1"],
+])
+def test_an_unknown_parameter_stops_every_command_before_training(command, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([*command, "--param", "droput=0.3", "--storage" if "search" in command else
+                 "--out", f"sqlite:///{out}" if "search" in command else str(out)]) == 2
+    assert "has no parameter 'droput'; did you mean 'dropout'?" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_search_is_a_subcommand_with_the_same_options_as_train():
+    parser = build_parser()
+    train = parser.parse_args(["train", "--max-train-rows", "9", "--set", "depth=2"])
+    search = parser.parse_args(["search", "--max-train-rows", "9", "--param", "depth=2"])
+    assert train.max_train_rows == search.max_train_rows == 9
+    assert train.params == search.params == [("depth", 2)]
+    assert search.run.__name__ == "run_search" and search.preset == "quick"
+
+
+def test_tensorflow_start_up_lines_are_hidden_unless_verbose(model, tmp_path):
+    import subprocess
+    import sys
+
+    from fer_estimator._paths import PROJECT_ROOT
+
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "fer_estimator.cli", "predict", "--demo", "--model", str(model)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "astronaut: 1 face" in result.stdout
+    for noise in ("absl::InitializeLog", "oneDNN", "cuda", "cuInit"):
+        assert noise not in result.stderr

@@ -10,8 +10,7 @@ from fer_estimator import EMOTIONS, load, load_fer2013
 from fer_estimator.cli import main
 from fer_estimator.synthetic import make_synthetic_faces
 
-TINY_PARAMS = ["--param", "depth=1", "--param", "base_filters=4", "--param", "dense_units=(16,)",
-               "--param", "validation_fraction=0.0", "--param", "batch_size=32"]
+TINY_PARAMS = ["--preset", "micro", "--param", "dense_units=(16,)", "--set", "batch_size=32"]
 
 
 @pytest.fixture(scope="module")

@@ -11,15 +11,14 @@ from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
 from fer_estimator.pipeline import make_fer_pipeline
-from fer_estimator.synthetic import make_synthetic_faces
-from search import (FERSearchCV, StorageUnavailableError, default_search_space,
+from fer_estimator.presets import MICRO
+from fer_estimator.search import (FERSearchCV, StorageUnavailableError, default_search_space,
                     distribution_from_spec, open_storage, summary_table, trial_counts)
-from search.storage import describe_storage
+from fer_estimator.search.storage import describe_storage
+from fer_estimator.synthetic import make_synthetic_faces
 
 # One or two epochs of a network with a few thousand weights: each fit takes seconds.
-MICRO_CNN = dict(depth=1, base_filters=4, dense_units=(16,), epochs=2, batch_size=32,
-                 validation_fraction=0.0, early_stopping_patience=None, reduce_lr_patience=None,
-                 horizontal_flip=False, shift_range=0.0, zoom_range=0.0, random_state=0)
+MICRO_CNN = MICRO
 SPACE = {"dropout": FloatDistribution(0.0, 0.5),
          "learning_rate": FloatDistribution(1e-3, 1e-2, log=True)}
 

@@ -1,14 +1,12 @@
-"""scripts/run_search.py (search.cli.main): a whole run on synthetic faces, and bad options."""
+"""``fer-search`` (fer_estimator.search.cli.main, the same as ``fer-estimator search``): a whole
+run on synthetic faces, and bad options."""
 
 import json
 
 from fer_estimator import load
-from search.cli import main
+from fer_estimator.search.cli import main
 
-MICRO_SETTINGS = ["--set", "depth=1", "--set", "base_filters=4", "--set", "dense_units=[16]",
-                  "--set", "validation_fraction=0", "--set", "early_stopping_patience=null",
-                  "--set", "reduce_lr_patience=null", "--set", "horizontal_flip=false",
-                  "--set", "shift_range=0", "--set", "zoom_range=0", "--epochs", "2"]
+MICRO_SETTINGS = ["--preset", "micro", "--epochs", "2"]
 
 
 def test_run_saves_model_report_and_plots(tmp_path, capsys):

@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search import StorageUnavailableError, open_storage, trial_counts
+from fer_estimator.search import StorageUnavailableError, open_storage, trial_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 # .ci/run starts a server with .ci/postgres.sh and exports its URL: the PostgreSQL case must
@@ -23,7 +23,7 @@ WORKER = """
 import sys, warnings
 from fer_estimator.pipeline import make_fer_pipeline
 from fer_estimator.synthetic import make_synthetic_faces
-from search import FERSearchCV
+from fer_estimator.search import FERSearchCV
 from test_search import MICRO_CNN, SPACE, PruneAtStep
 
 storage, study_name, n_trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -85,7 +85,7 @@ def test_two_workers_share_a_postgresql_study():
 
 OPEN_AT_ONCE = """
 import sys, time
-from search import open_storage
+from fer_estimator.search import open_storage
 start_at = float(sys.argv[2])
 time.sleep(max(0.0, start_at - time.time()))  # every process creates the schema at once
 open_storage(sys.argv[1])

@@ -5,7 +5,7 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from search.pruners import SameStepMedianPruner, make_pruner
+from fer_estimator.search.pruners import SameStepMedianPruner, make_pruner
 
 
 def _study_with(curves, direction="maximize"):

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from .._cli_arguments import add_model_arguments, positive_int
+from ..cli_options import add_model_arguments, positive_int
 from . import MAX_BYTES, MAX_PIXELS
 
 DEFAULT_HOST = "127.0.0.1"
