@@ -141,7 +141,8 @@ def test_tensorflow_start_up_lines_are_hidden_unless_verbose(model, tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONPATH"] = str(PROJECT_ROOT)
     result = subprocess.run(
-        [sys.executable, "-m", "fer_estimator.cli", "predict", "--demo", "--model", str(model)],
+        [sys.executable, "-m", "fer_estimator.cli", "predict", "--demo", "--model", str(model),
+         "--trust-model"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "astronaut: 1 face" in result.stdout

@@ -108,6 +108,7 @@ PIXEL_TRANSFORMER_EXPECTED = {
     "check_positive_only_tag_during_fit": GRAY_LEVELS,
     **dict.fromkeys(["check_complex_data", "check_dtype_object",
                      "check_estimators_empty_data_messages", "check_estimator_sparse_array",
+                     "check_fit2d_1feature",
                      "check_estimator_sparse_matrix", "check_estimator_sparse_tag"],
                     OWN_MESSAGE),
     **dict.fromkeys([
@@ -148,10 +149,8 @@ def test_search_api_checks(estimator, check):
         check(estimator)
 
 
-# Not strict while PixelTransformer's input validation is being reworked (issue #9): a check
-# it starts to pass shows as XPASS, to be taken off the list.
 @parametrize_with_checks([PixelTransformer()],
                          expected_failed_checks=lambda _: PIXEL_TRANSFORMER_EXPECTED,
-                         xfail_strict=False)
+                         xfail_strict=True)
 def test_pixel_transformer_checks(estimator, check):
     check(estimator)

@@ -78,9 +78,9 @@ def test_mixed_bfloat16_computes_in_bfloat16_with_a_float32_softmax(scaled_image
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"precision": "float16"}, "precision must be one of"),
-    ({"lr_schedule": "step"}, "lr_schedule must be"),
-    ({"lr_schedule": "cosine", "warmup_epochs": 6}, r"warmup_epochs must be in \[0, epochs=6\)"),
+    ({"precision": "float16"}, "The 'precision' parameter of FERClassifier must be a str among"),
+    ({"lr_schedule": "step"}, "The 'lr_schedule' parameter of FERClassifier must be a str among"),
+    ({"lr_schedule": "cosine", "warmup_epochs": 6}, "'warmup_epochs' .* must be below epochs=6"),
 ])
 def test_bad_recipe_parameters_are_named(scaled_images, params, message):
     X, y = scaled_images
