@@ -91,10 +91,10 @@ def test_training_resumes_from_its_checkpoint(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit(X, y, cnn__callbacks=[
             keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), double_checkpoint=True),
-            keras.callbacks.CSVLogger(str(tmp_path / "history.csv"), append=True),
+            keras.callbacks.CSVLogger(str(tmp_path / "history.log"), append=True),
             StopAfterFirstEpoch()])
     resumed = fit_resumable(make_fer_pipeline(**params), X, y, checkpoint_dir=tmp_path)
-    epochs = np.genfromtxt(tmp_path / "history.csv", delimiter=",", names=True)["epoch"]
+    epochs = np.genfromtxt(tmp_path / "history.log", delimiter=",", names=True)["epoch"]
     assert epochs.tolist() == [0, 1, 2]  # epoch 0 was not trained again
     assert len(resumed.named_steps["cnn"].history_["loss"]) == 3
     assert not (tmp_path / "backup").exists()  # a finished fit removes its checkpoint

@@ -104,7 +104,7 @@ def test_a_resumed_cosine_fit_continues_the_same_curve(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         make_fer_pipeline(**params).fit(X, y, cnn__callbacks=[
             keras.callbacks.BackupAndRestore(str(tmp_path / "cut" / "backup")),
-            keras.callbacks.CSVLogger(str(tmp_path / "cut" / "history.csv"), append=True),
+            keras.callbacks.CSVLogger(str(tmp_path / "cut" / "history.log"), append=True),
             StopAfterSecondEpoch()])
     resumed = fit_resumable(make_fer_pipeline(**params), X, y, checkpoint_dir=tmp_path / "cut")
     np.testing.assert_allclose(resumed[-1].history_["learning_rate"],
