@@ -1,7 +1,9 @@
 """Where the shipped models are, installed or in a source checkout, and where the development
 data sits. Imports nothing heavy: the command line's ``--help`` reads it."""
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -28,6 +30,29 @@ def checkout_search_dir():
     if (PROJECT_ROOT / "pyproject.toml").is_file() and (folder / "__init__.py").is_file():
         return folder
     return None
+
+
+class _SubpackageFinder:
+    """An import finder for one subpackage kept outside its package's folder: ``name`` (a full
+    dotted name) is the package ``folder``; its submodules are found in ``folder`` as usual."""
+
+    def __init__(self, name, folder):
+        self.name, self.folder = name, Path(folder)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        return importlib.util.spec_from_file_location(
+            fullname, self.folder / "__init__.py", submodule_search_locations=[str(self.folder)])
+
+
+def map_subpackage(name, folder):
+    """Import the package ``folder`` as ``name`` (``fer_estimator.search`` from a checkout's
+    top-level ``search/``), ahead of other finders; nothing else of ``folder``'s parent becomes
+    importable under the package. Calling it again for the same ``name`` changes nothing."""
+    if not any(isinstance(finder, _SubpackageFinder) and finder.name == name
+               for finder in sys.meta_path):
+        sys.meta_path.insert(0, _SubpackageFinder(name, folder))
 
 
 def shared_yunet_model():

@@ -32,13 +32,14 @@ def check_saved_versions(saved, what):
 
     A different Keras backend is fine (the saved network is backend-agnostic) and is not
     warned about; a different major version of fer-estimator, Keras or scikeras may not load
-    or predict the same.
+    or predict the same. Entries that are not version strings are ignored.
     """
     current = current_versions()
+    saved = saved if isinstance(saved, dict) else {}
     mismatched = [
         f"{name} {saved[name]} (now {current[name]})"
         for name in ("fer_estimator", "keras", "scikeras")
-        if name in saved and "unknown" not in (saved[name], current[name])
+        if isinstance(saved.get(name), str) and "unknown" not in (saved[name], current[name])
         and _major(saved[name]) != _major(current[name])
     ]
     if mismatched:

@@ -129,6 +129,10 @@ class FERClassifier(ScikerasClassifier):
     validation_fraction : float, default=0.1
         Fraction of the training data held out, stratified by class, to monitor training.
         0 trains on everything.
+    validation_random_state : int or None, default=None
+        Seeds the validation split alone; None uses ``random_state``. Fix it to train
+        several networks (other ``random_state``) that hold out the same images, so that
+        their ensemble can be scored on images none of them saw.
     horizontal_flip : bool, default=True
         Augmentation: random mirror images while training.
     shift_range : float, default=0.1
@@ -185,6 +189,7 @@ class FERClassifier(ScikerasClassifier):
         "reduce_lr_patience": [Interval(Integral, 0, None, closed="left"), None],
         "reduce_lr_factor": [Interval(Real, 0, 1, closed="neither")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "validation_random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
         "horizontal_flip": ["boolean"],
         "shift_range": [Interval(Real, 0, 1, closed="both")],
         "zoom_range": [Interval(Real, 0, 1, closed="left")],
@@ -196,8 +201,9 @@ class FERClassifier(ScikerasClassifier):
                  dense_units=(512, 256, 128), learning_rate=1e-3, weight_decay=None,
                  lr_schedule="plateau", warmup_epochs=0.0, label_smoothing=0.0,
                  batch_size=64, epochs=60, early_stopping_patience=10, reduce_lr_patience=5,
-                 reduce_lr_factor=0.5, validation_fraction=0.1, horizontal_flip=True,
-                 shift_range=0.1, zoom_range=0.1, class_weight=None, tta=False,
+                 reduce_lr_factor=0.5, validation_fraction=0.1,
+                 validation_random_state=None, horizontal_flip=True, shift_range=0.1,
+                 zoom_range=0.1, class_weight=None, tta=False,
                  precision="auto", random_state=None, verbose=0, optimizer="adam", **kwargs):
         super().__init__(batch_size=batch_size, epochs=epochs, class_weight=class_weight,
                          random_state=random_state, verbose=verbose, optimizer=optimizer,
@@ -216,6 +222,7 @@ class FERClassifier(ScikerasClassifier):
         self.reduce_lr_patience = reduce_lr_patience
         self.reduce_lr_factor = reduce_lr_factor
         self.validation_fraction = validation_fraction
+        self.validation_random_state = validation_random_state
         self.horizontal_flip = horizontal_flip
         self.shift_range = shift_range
         self.zoom_range = zoom_range
@@ -251,15 +258,58 @@ class FERClassifier(ScikerasClassifier):
             metrics=["accuracy"])
         return model
 
+    def initialize_with_network(self, network, classes):
+        """Make this a fitted classifier of ``classes`` around an existing Keras ``network``,
+        without building, compiling or training one.
+
+        As ``initialize`` does, it checks the parameters and sets up the label encoding and the
+        input metadata (for images of the network's input shape), but the network is the
+        given one: the architecture parameters (``depth``, ``dense_units``...) are recorded,
+        not used. Nothing is drawn at random, so ``random_state`` seeds nothing: the global
+        random generators (Python's, NumPy's, the backend's) are left as they are.
+
+        Parameters
+        ----------
+        network : keras.Model
+            Takes images ``(n, height, width, channels)`` (all three sizes known) and outputs
+            one probability per class.
+        classes : array-like of shape (n_classes,)
+            The labels, sorted: the network's outputs in order.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()  # the parameters as they are, random_state included
+        image_shape = tuple(network.input_shape[1:])
+        labels = np.asarray(classes)
+        # A read-only view of one image: no memory for the rest.
+        images = np.broadcast_to(np.zeros((1,) + image_shape, "float32"),
+                                 (len(labels),) + image_shape)
+        saved = self.get_params(deep=False)
+        # scikeras takes a pre-built network as its ``model`` parameter; without a random_state
+        # neither on_initialize nor scikeras seeds the global generators.
+        self.set_params(model=network, random_state=None)
+        try:
+            self.initialize(images, labels)
+        finally:
+            self.set_params(model=saved["model"], random_state=saved["random_state"])
+        return self
+
     def check_params(self):
         bad_units = [units for units in self.dense_units
                      if not isinstance(units, Integral) or isinstance(units, bool) or units < 1]
         if bad_units:
             raise ValueError(f"The 'dense_units' parameter of FERClassifier must be a list or "
                              f"tuple of positive ints. Got {self.dense_units!r} instead.")
-        if self.warmup_epochs >= self.epochs:
+        if self.lr_schedule == "cosine" and self.warmup_epochs >= self.epochs:
             raise ValueError(f"The 'warmup_epochs' parameter of FERClassifier must be below "
                              f"epochs={self.epochs}. Got {self.warmup_epochs!r} instead.")
+        # The network is compiled with these two parameters: a routed value would be ignored.
+        for name in ("learning_rate", "weight_decay"):
+            if f"optimizer__{name}" in self.get_params(deep=False):
+                raise ValueError(f"FERClassifier sets the optimizer's {name} from its "
+                                 f"'{name}' parameter: use {name}=..., not optimizer__{name}")
 
     def on_initialize(self, X, y):
         if self.random_state is not None:
@@ -302,7 +352,10 @@ class FERClassifier(ScikerasClassifier):
         if not self.validation_fraction:
             return X, y, sample_weight, None
         codes = y.argmax(axis=1)
-        seed = None if self.random_state is None else self._seed()
+        if self.validation_random_state is not None:
+            seed = self.validation_random_state
+        else:
+            seed = None if self.random_state is None else self._seed()
         try:
             train, val = train_test_split(np.arange(len(codes)), stratify=codes,
                                           test_size=self.validation_fraction, random_state=seed)

@@ -7,17 +7,18 @@ command (a missing model, say) exit with 2.
 
 Building the parser imports nothing heavy, so ``--help`` is quick: a ``run`` function imports
 what it needs (Keras, OpenCV, pandas...) when it starts. Every subcommand gets ``--verbose``
-(TensorFlow's and absl's log lines, hidden otherwise); the network options (``--preset``,
-``--param``, ``--epochs``) come from :mod:`fer_estimator.cli_options`.
+(TensorFlow's and absl's log lines, and the traceback of an error, hidden otherwise); the network
+options (``--preset``, ``--param``, ``--epochs``) come from :mod:`fer_estimator.cli_options`.
 """
 
 import argparse
 import dataclasses
 import sys
+import traceback
 from pathlib import Path
 
 from ._paths import DEFAULT_MODEL_PATH
-from .cli_options import (add_model_arguments, add_network_options, add_trust_model_argument,
+from .cli_options import (add_model_argument, add_model_arguments, add_network_options,
                           add_verbose_option, network_params, positive_int, silence_native_logs)
 from .search.cli import DESCRIPTION as SEARCH_DESCRIPTION
 from .search.cli import add_arguments as add_search_arguments
@@ -58,7 +59,8 @@ def add_predict_command(subcommands):
     parser.add_argument("--out", type=Path,
                         help="where to save annotated images: a file name for a single image, "
                              "otherwise a folder, where they keep the inputs' relative paths "
-                             "(nothing is overwritten)")
+                             "(no input is overwritten, even in the inputs' own folder: a copy "
+                             "that would replace its input gets a -2 name)")
     parser.add_argument("--json", type=Path, help="save the results as JSON")
     parser.add_argument("--csv", type=Path, help="save the results as CSV, one row per face")
     parser.set_defaults(run=run_predict)
@@ -66,23 +68,26 @@ def add_predict_command(subcommands):
 
 def run_predict(args):
     """Run ``predict``; see :func:`add_predict_command`."""
-    import numpy as np
-
     from .faces import FacePipeline
-    from .faces.batch import expand_inputs, predict_batch
+    from .faces.batch import expand_inputs, out_is_a_file, predict_batch
     from .faces.media import DEFAULT_MAX_PIXELS
 
     if not args.inputs and not args.demo:
         raise CommandError("predict needs at least one INPUT, or --demo")
+    sources, skipped = expand_inputs(args.inputs)
+    if args.demo:
+        sources.append(DEMO_NAME)
+    try:
+        out_is_a_file(args.out, sources)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     pipeline = FacePipeline(args.model, args.detector, yunet_model=args.yunet_model,
                             min_face_size=args.min_face_size, trust=args.trust_model,
                             max_pixels=DEFAULT_MAX_PIXELS if args.max_pixels is None
                             else args.max_pixels or None)
-    # Fail before the first input when the model or the detector cannot be loaded.
-    pipeline.predict(np.zeros((64, 64), dtype=np.uint8))
-    sources, skipped = expand_inputs(args.inputs)
-    if args.demo:
-        sources.append(DEMO_NAME)
+    # Fail once, before the first input, when the model or the detector cannot be loaded or the
+    # model cannot classify face crops (else every face would fail and every input be skipped).
+    pipeline.warm_up()
     skipped += predict_batch(
         pipeline, sources, lambda source: _predict_source(pipeline, source, args.frame_stride),
         out=args.out, json_path=args.json, csv_path=args.csv)
@@ -160,17 +165,15 @@ def add_evaluate_command(subcommands):
         description="Accuracy with and without test-time augmentation, per-class precision, "
                     "recall and F1, a confusion-matrix heatmap and (when the model kept them) "
                     "training curves, for a saved model on the rows of one Usage.")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH,
-                        help="fitted FER pipeline: a .fer.zip file, or a joblib file with "
-                             "--trust-model (default: the shipped model)")
-    add_trust_model_argument(parser)
+    add_model_argument(parser, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--data", type=Path, required=True, help="FER2013-format CSV")
     parser.add_argument("--usage", default="PublicTest",
                         help="which rows to score (default: PublicTest)")
     parser.add_argument("--max-rows", type=positive_int, metavar="N",
                         help="score only the first N rows")
     parser.add_argument("--out-dir", type=Path,
-                        help="where the report and figures go (default: <model>-evaluation/)")
+                        help="where the report and figures go (default: <model name>-evaluation/ "
+                             "in the current folder, never beside the model)")
     parser.set_defaults(run=run_evaluate)
 
 
@@ -195,7 +198,9 @@ def run_evaluate(args):
     uses_names = model.classes_.dtype.kind in "UO"
     y = np.array(class_names(n_classes))[codes] if uses_names else codes
     report = evaluate(model, X, y)
-    out_dir = args.out_dir or args.model.with_name(f"{model_stem(args.model)}-evaluation")
+    # The current folder, not the model's: that may be the package's (site-packages) or the
+    # repository's models/, whose committed figures a quick --max-rows run would replace.
+    out_dir = args.out_dir or Path.cwd() / f"{model_stem(args.model)}-evaluation"
     report = {"model": str(args.model), "data": str(args.data), "usage": args.usage, **report}
     dump_json(report, out_dir / "evaluation.json")
     written = save_figures(model, report, out_dir)
@@ -244,6 +249,10 @@ def main(argv=None):
         # A storage URL in a message would show its password.
         from .search.storage import redact_urls
 
+        if args.verbose and not isinstance(error, CommandError):
+            # A bug raises these too: --verbose shows where (with the same exit status).
+            print(redact_urls("".join(traceback.format_exception(error))).rstrip(),
+                  file=sys.stderr)
         print(f"fer-estimator {args.command}: error: {redact_urls(error)}", file=sys.stderr)
         return 2
 

@@ -80,9 +80,11 @@ def network_params(args):
 
 
 def add_verbose_option(parser):
-    """``--verbose``: keep the native libraries' log lines (TensorFlow, absl, CUDA)."""
+    """``--verbose``: keep the native libraries' log lines (TensorFlow, absl, CUDA), and show
+    the traceback of an error the command reports."""
     parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's and absl's log lines (hidden by default)")
+                        help="show TensorFlow's and absl's log lines, and the traceback of an "
+                             "error (hidden by default)")
 
 
 @contextlib.contextmanager
@@ -120,8 +122,13 @@ def silence_native_logs():
         absl_logging.set_verbosity(absl_logging.ERROR)
 
 
-def add_trust_model_argument(parser):
-    """``--trust-model``: the explicit consent that loading a pickled ``--model`` needs."""
+def add_model_argument(parser, *, default=None):
+    """``--model`` and ``--trust-model``, the explicit consent that loading a pickled model
+    needs. When ``--model`` is not given it is ``default``: the shipped model's path, or None
+    for the caller to load the shipped model itself."""
+    parser.add_argument("--model", type=Path, default=default,
+                        help="fitted FER pipeline: a .fer.zip file, or a joblib file with "
+                             "--trust-model (default: the shipped model)")
     parser.add_argument("--trust-model", action="store_true",
                         help="allow a joblib (pickle) --model file: loading one runs any code it "
                              "holds, so use only files you trust (.fer.zip files never run code)")
@@ -130,10 +137,7 @@ def add_trust_model_argument(parser):
 def add_model_arguments(parser):
     """``--model``, ``--trust-model``, ``--detector``, ``--yunet-model`` and ``--min-face-size``:
     the model and face detector of a :class:`~fer_estimator.faces.FacePipeline`."""
-    parser.add_argument("--model", type=Path,
-                        help="fitted FER pipeline: a .fer.zip file, or a joblib file with "
-                             "--trust-model (default: the shipped model)")
-    add_trust_model_argument(parser)
+    add_model_argument(parser)
     parser.add_argument("--detector", choices=("haar", "yunet"), default="haar",
                         help="face detector (default: haar, bundled with OpenCV)")
     parser.add_argument("--yunet-model", type=Path,

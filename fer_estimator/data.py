@@ -1,7 +1,7 @@
 """Load the FER2013 Kaggle CSV (``emotion,pixels,Usage``) fast, with an on-disk cache of parsed arrays.
 
-Rows are counted from 0 after the header line in every error message, so row ``i`` is on line
-``i + 2`` of the CSV file.
+Rows are counted from 0 after the header line in every error message, blank lines included (a
+blank line amid the data is a bad row), so row ``i`` is on line ``i + 2`` of the CSV file.
 """
 
 import difflib
@@ -224,7 +224,9 @@ def load_fer2013(
 
 def _read_table(path):
     try:
-        table = pd.read_csv(path, dtype={"pixels": str, "Usage": str})
+        # Blank lines stay rows (all NaN, refused as bad rows) so that row i is on line i + 2,
+        # as every error message says; skipped, they would shift the rows after them.
+        table = pd.read_csv(path, dtype={"pixels": str, "Usage": str}, skip_blank_lines=False)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError,
             pd.errors.EmptyDataError) as error:
         # A truncated .gz (EOFError), a file that is not gzip after all, binary data, a
@@ -234,6 +236,9 @@ def _read_table(path):
     missing = [column for column in REQUIRED_COLUMNS if column not in table.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; found {list(table.columns)}")
+    # Blank lines at the end shift no row: dropped, as they were before.
+    filled = np.flatnonzero(table.notna().any(axis=1).to_numpy())
+    table = table.iloc[:filled[-1] + 1 if filled.size else 0]
     if table.empty:
         raise ValueError(f"{path}: no data rows (only the header line)")
     return table
@@ -246,6 +251,9 @@ def _labels_from_table(table, path):
     bad = np.flatnonzero(~np.isin(codes, np.arange(7)))
     if bad.size:
         row = int(bad[0])
+        if table.iloc[row].isna().all():
+            raise ValueError(f"{path}: row {row} is a blank line (line {row + 2} of the file); "
+                             f"expected emotion,pixels,Usage")
         raise ValueError(f"{path}: row {row} has emotion {raw.iloc[row]!r}, expected an integer code 0-6")
     missing_usage = np.flatnonzero(table["Usage"].isna().to_numpy())
     if missing_usage.size:

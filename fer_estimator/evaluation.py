@@ -9,6 +9,7 @@ from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, balanced_ac
 from tqdm import tqdm
 
 from .classifier import SINGLE_CALL_BATCH, mirror_images
+from .ensemble import member_classifiers
 from .persistence import write_atomically
 
 # Images per predict call: one direct network call each, and steps for the progress bar.
@@ -48,8 +49,9 @@ def evaluate(model, X, y, *, progress=True):
     dict
         ``accuracy`` (plain predictions, whatever the model's ``tta`` setting);
         ``balanced_accuracy`` (the mean of the per-class recalls, plain predictions);
-        ``accuracy_tta`` (horizontal-flip test-time augmentation) when the classifier offers
-        ``tta``; ``per_class`` (precision, recall, F1 and support of each class, for the plain
+        ``accuracy_tta`` (horizontal-flip test-time augmentation) when the classifier, or
+        every network of a :func:`~fer_estimator.soft_voting_ensemble`, offers ``tta``;
+        ``per_class`` (precision, recall, F1 and support of each class, for the plain
         predictions); ``confusion_matrix`` (rows: true class, columns: predicted, in the order
         of ``classes``); ``classes``; ``n_samples``.
     """
@@ -59,10 +61,14 @@ def evaluate(model, X, y, *, progress=True):
     preprocessing, classifier = _split_model(model)
     images = X if preprocessing is None else preprocessing.transform(X)  # parsed once
     classes = classifier.classes_
-    offers_tta = hasattr(classifier, "tta")
-    previous_tta = classifier.tta if offers_tta else None
-    if offers_tta:
-        classifier.set_params(tta=False)
+    # Plain predictions switch TTA off; an ensemble offers TTA when each of its networks does.
+    networks = member_classifiers(classifier)
+    if not all(hasattr(network, "tta") for network in networks):
+        networks = []
+    offers_tta = bool(networks)
+    previous_tta = [network.tta for network in networks]
+    for network in networks:
+        network.set_params(tta=False)
     try:
         proba = predict_proba_with_progress(classifier, images, progress=progress)
         predicted = classes[proba.argmax(axis=1)]
@@ -80,8 +86,8 @@ def evaluate(model, X, y, *, progress=True):
             with_tta = classes[(proba + mirrored).argmax(axis=1)]
             report["accuracy_tta"] = float(accuracy_score(y, with_tta))
     finally:
-        if offers_tta:
-            classifier.set_params(tta=previous_tta)
+        for network, tta in zip(networks, previous_tta):
+            network.set_params(tta=tta)
     per_class = classification_report(y, predicted, labels=classes, output_dict=True,
                                       zero_division=0)
     report["per_class"] = {str(name): per_class[str(name)] for name in classes}

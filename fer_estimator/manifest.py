@@ -2,8 +2,10 @@
 
 Loading a pickle (joblib) file runs whatever code the file asks for, so fer-estimator loads one
 only when the caller trusts it explicitly, or when it is byte for byte a file the package ships:
-its SHA-256 is listed in the manifest. :func:`write_manifest` regenerates the manifest from the
-files in ``models/`` (``python scripts/make_safe_models.py`` does it after converting them).
+its SHA-256 is listed in the manifest. :func:`load_trusted_joblib` checks and unpickles the same
+bytes, read once, so the file cannot be swapped in between. :func:`write_manifest` regenerates
+the manifest from the files in ``models/`` (``python scripts/make_safe_models.py`` does it after
+converting them).
 """
 
 import hashlib
@@ -11,7 +13,7 @@ import json
 from pathlib import Path
 
 from ._paths import MODELS_DIR
-from .persistence import dump_json
+from .persistence import dump_json, load_joblib_bytes, read_model_bytes
 
 MANIFEST_NAME = "manifest.json"
 # The model files the manifest lists: pickled pipelines and the safe format.
@@ -60,19 +62,44 @@ def write_manifest(models_dir=MODELS_DIR):
     return files
 
 
-def is_shipped(path, models_dir=MODELS_DIR):
-    """Whether the file at ``path`` has the SHA-256 of a shipped model file (wherever it is)."""
-    digests = set(read_manifest(models_dir).values())
-    return bool(digests) and file_sha256(path) in digests
+def _is_shipped_digest(digest, models_dir):
+    return digest in set(read_manifest(models_dir).values())
 
 
-def check_trusted(path, trust):
-    """Raise :class:`UntrustedModelError` unless ``trust`` or ``path`` is a shipped file."""
-    if trust or is_shipped(path):
-        return
-    raise UntrustedModelError(
-        f"{path} is a pickle (joblib) file: loading it runs any code the file holds, so it is "
-        f"only loaded when you trust its origin. Pass trust=True (--trust-model on the command "
-        f"line) if you made it or got it from someone you trust, or convert it once, where it "
-        f"is trusted, to the safe format that never runs code: "
-        f"fer_estimator.save(fer_estimator.load(path, trust=True), 'model.fer.zip')")
+def load_trusted_joblib(path, trust=False, models_dir=MODELS_DIR):
+    """Load a pickle (joblib) file when ``trust`` is given or its bytes are a shipped file's.
+
+    The file is read once: its SHA-256 and the unpickling are of the same bytes, so a file
+    swapped after the check is never loaded.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The joblib file.
+    trust : bool, default=False
+        Load it whatever it holds (unpickling runs any code it holds).
+    models_dir : path-like, default=the shipped models' folder
+        Where the manifest of shipped files is.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    UntrustedModelError
+        Not ``trust``, and the bytes are no shipped file's.
+    ValueError
+        The file is not a readable joblib file.
+    """
+    path = Path(path)
+    content = read_model_bytes(path)
+    if not trust and not _is_shipped_digest(hashlib.sha256(content).hexdigest(), models_dir):
+        raise UntrustedModelError(_untrusted_message(path))
+    return load_joblib_bytes(content, path)
+
+
+def _untrusted_message(path):
+    return (f"{path} is a pickle (joblib) file: loading it runs any code the file holds, so it "
+            f"is only loaded when you trust its origin. Pass trust=True (--trust-model on the "
+            f"command line) if you made it or got it from someone you trust, or convert it "
+            f"once, where it is trusted, to the safe format that never runs code: "
+            f"fer_estimator.save(fer_estimator.load(path, trust=True), 'model.fer.zip')")

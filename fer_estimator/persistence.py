@@ -1,6 +1,8 @@
 """Saving and loading models and reports: atomic writes (a reader never sees half a file, a crash
 never leaves one) and loads that name the file when it is not a model."""
 
+import contextlib
+import io
 import json
 import os
 import tempfile
@@ -9,8 +11,22 @@ from pathlib import Path
 import joblib
 
 
+def _read_umask():
+    # Reading the umask means setting it: done once, at import, rather than on every write,
+    # where another thread could create a file (with mode 0) between the two calls.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
 def write_atomically(path, write):
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then move it into place.
+
+    The temporary file is flushed to disk (``fsync``) before it replaces ``path``, so after a
+    crash ``path`` holds its old content or the whole new one, never a partial or empty file.
 
     Parameters
     ----------
@@ -31,14 +47,25 @@ def write_atomically(path, write):
     try:
         write(tmp)
         # mkstemp creates the file private (0600); give it the permissions of a normal new file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        with open(tmp, "r+b") as file:
+            os.fsync(file.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
     return path
+
+
+def _fsync_folder(folder):
+    """Make a rename in ``folder`` durable (POSIX); a no-op where folders cannot be opened."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def dump_joblib(obj, path):
@@ -68,9 +95,25 @@ def load_joblib(path):
         The joblib file.
     """
     path = Path(path)
+    return load_joblib_bytes(read_model_bytes(path), path)
+
+
+def read_model_bytes(path):
+    """The bytes of the model file ``path``; FileNotFoundError naming it when there is none."""
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
+    return path.read_bytes()
+
+
+def load_joblib_bytes(content, path):
+    """Unpickle a joblib file's ``content`` (bytes read from ``path``, named in errors).
+
+    Loading bytes already read, rather than the file again, unpickles exactly the bytes that
+    were checked (see :func:`fer_estimator.manifest.load_trusted_joblib`). Runs any code the
+    content holds, as :func:`load_joblib`.
+    """
     try:
-        return joblib.load(path)
+        return joblib.load(io.BytesIO(content))
     except Exception as error:
         raise ValueError(f"{path} is not a readable joblib model file: {error}") from error

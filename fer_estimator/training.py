@@ -165,10 +165,14 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
         "versions": current_versions(),
     }
     report_path = out.with_name(f"{model_stem(out)}.json")
-    if out.name.endswith(SUFFIX):
-        save(pipeline, out)
-    else:
-        dump_joblib(pipeline, out)
+    save_model(pipeline, out)
     dump_json(report, report_path)
     log(f"saved {out} and {report_path.name}")
     return report
+
+
+def save_model(model, out):
+    """Save a fitted model in the safe format when ``out`` ends in ``.fer.zip``, else joblib."""
+    if Path(out).name.endswith(SUFFIX):
+        return save(model, out)
+    return dump_joblib(model, out)

@@ -40,19 +40,16 @@ def six_class_from_seven(pipeline):
     for row, label in enumerate(classes):
         merge[row, six_names.index("Angry" if label == "Disgust" else label)] = 1.0
 
-    six = clone(seven).set_params(warm_start=False)
-    # Fit nothing: initialize() sets up the label encoding and metadata for the six names;
-    # the network is then replaced by the 7-class one plus the merging layer.
-    image_shape = seven.model_.input_shape[1:]
-    six.initialize(np.zeros((len(six_names),) + tuple(image_shape), "float32"),
-                   np.array(six_names))
     merging = keras.layers.Dense(len(six_names), use_bias=False, trainable=False,
                                  name="merge_disgust_into_angry")
     outputs = merging(seven.model_.output)
     merging.set_weights([merge])
     network = keras.Model(seven.model_.inputs, outputs, name=f"{seven.model_.name}_6class")
-    # Left uncompiled: the variant only predicts (an optimizer that never trained would be
-    # saved unbuilt and warned about on every load); fitting it again compiles it.
-    six.model_ = network
+    # Fit nothing, build nothing: the classifier is set up for the six names around the
+    # 7-class network plus the merging layer. Left uncompiled: the variant only predicts (an
+    # optimizer that never trained would be saved unbuilt and warned about on every load);
+    # fitting it again compiles it.
+    six = clone(seven).set_params(warm_start=False).initialize_with_network(network,
+                                                                            six_names)
     six.history_ = seven.history_
     return Pipeline([*copy.deepcopy(preprocessing), (name, six)])

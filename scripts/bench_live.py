@@ -8,10 +8,14 @@ or given with --yunet-model.
 
 Usage::
 
-    python scripts/bench_live.py [--model PATH] [--frames 300] [--yunet-model PATH]
+    python scripts/bench_live.py [--model PATH [--trust-model]] [--frames 300]
+        [--yunet-model PATH]
+
+Exits with ``fer-estimator live``'s status when a run fails.
 """
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
@@ -19,8 +23,8 @@ import cv2
 import numpy as np
 from skimage import data
 
+from fer_estimator import cli
 from fer_estimator._paths import shared_yunet_model
-from fer_estimator.cli import main
 
 
 def write_face_video(path, n_frames, size=(640, 480), fps=30):
@@ -37,9 +41,12 @@ def write_face_video(path, n_frames, size=(640, 480), fps=30):
     return path
 
 
-def main_(argv=None):
+def main(argv=None):
+    """Run the benchmark; returns the exit status (the first failing run's, else 0)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="default: the shipped model")
+    parser.add_argument("--trust-model", action="store_true",
+                        help="passed to live: allow a joblib (pickle) --model")
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--yunet-model", type=Path, default=shared_yunet_model())
     args = parser.parse_args(argv)
@@ -47,15 +54,17 @@ def main_(argv=None):
         video = write_face_video(Path(folder) / "face-640x480.avi", args.frames)
         common = [str(video), "--every-frame", "--no-display"]
         if args.model is not None:
-            common += ["--model", str(args.model)]
+            common += ["--model", str(args.model)] + ["--trust-model"] * args.trust_model
         haar = ["live", *common, "--detector", "haar"]
-        main(haar)
+        status = cli.main(haar)
+        if status:
+            return status
         if args.yunet_model is None:
             print("YuNet skipped: no face_detection_yunet*.onnx in ../shared/models "
                   "(pass --yunet-model)")
-        else:
-            main([*haar[:-1], "yunet", "--yunet-model", str(args.yunet_model)])
+            return 0
+        return cli.main([*haar[:-1], "yunet", "--yunet-model", str(args.yunet_model)])
 
 
 if __name__ == "__main__":
-    main_()
+    sys.exit(main())

@@ -16,6 +16,7 @@ Usage::
 """
 
 import argparse
+import http.client
 import json
 import os
 import socket
@@ -30,14 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from fer_estimator._paths import PROJECT_ROOT, SHARED_GROUP_PHOTO, shared_yunet_model
+from fer_estimator.serve.commands import free_port
 
 WARM_UP = 3
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_server(port, serve_args):
@@ -65,18 +61,23 @@ def wait_until_listening(port, process, timeout=300):
 
 
 def post(url, body, timeout=120):
-    """POST ``body`` as image/jpeg; ``(status, seconds, faces or None)``."""
+    """POST ``body`` as image/jpeg; ``(status, seconds, faces)``.
+
+    ``faces`` is None when the answer is not ``/predict``'s JSON (an error status, or a 200
+    from something else); ``status`` is None when no answer came.
+    """
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "image/jpeg"})
     start = time.perf_counter()
+    status = faces = None
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            result = json.load(response)
-            status, faces = response.status, len(result["images"][0]["faces"])
+            status = response.status
+            faces = len(json.load(response)["images"][0]["faces"])
     except urllib.error.HTTPError as error:
-        status, faces = error.code, None
-    except OSError:
-        status, faces = None, None
+        status = error.code
+    except (OSError, http.client.HTTPException, ValueError, KeyError, IndexError, TypeError):
+        pass  # no answer (status None), or not the JSON of /predict (faces None)
     return status, time.perf_counter() - start, faces
 
 
@@ -111,8 +112,11 @@ def bench(photo, clients, requests, serve_args):
         wait_until_listening(port, process)
         url = f"http://127.0.0.1:{port}/predict"
         warm = [post(url, body) for _ in range(WARM_UP)]
-        if warm[0][0] != 200:
-            raise RuntimeError(f"the warm-up request got status {warm[0][0]}")
+        status, _, faces = warm[0]
+        if status != 200:
+            raise RuntimeError(f"the warm-up request got status {status}")
+        if faces is None:  # else every answer without faces would count as expected
+            raise RuntimeError("the warm-up request got 200, but not the JSON of /predict")
         results, seconds = run_load(url, body, clients, requests)
         summary = summarise(results, seconds, expected_faces=warm[0][2])
         summary["faces_per_request"] = warm[0][2]
@@ -143,6 +147,9 @@ def main(argv=None):
     if args.model is not None:
         serve_args += ["--model", str(args.model)] + ["--trust-model"] * args.trust_model
     if args.detector == "yunet":
+        if args.yunet_model is None:
+            parser.error("--detector yunet needs --yunet-model: no face_detection_yunet*.onnx "
+                         "in ../shared/models")
         serve_args += ["--yunet-model", str(args.yunet_model)]
     summary = bench(photo, args.clients, args.requests, serve_args)
     print(f"{args.clients} clients x {args.requests} requests of {Path(photo).name} "

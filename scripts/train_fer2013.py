@@ -50,7 +50,12 @@ def main(argv=None):
     parser.add_argument("--checkpoint-dir", type=Path, default=None,
                         help="where per-epoch checkpoints live (default: checkpoints/<out "
                              "name>, committed so a campaign can go on in a later session)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds weights, shuffling and augmentation: ensemble members "
+                             "differ by it")
+    parser.add_argument("--split-seed", type=int, default=0,
+                        help="seeds the validation split alone; keep it for every member of "
+                             "an ensemble so they hold out the same images")
     parser.add_argument("--derive-only", action="store_true",
                         help="skip training: only derive the 6-class variant from --out")
     args = parser.parse_args(argv)
@@ -60,7 +65,8 @@ def main(argv=None):
         return 0
     train_and_save(args.out, args.data, n_classes=args.classes,
                    normalization=SHIPPED_NORMALIZATION,
-                   cnn_params={**SHIPPED_PARAMS, "epochs": args.epochs},
+                   cnn_params={**SHIPPED_PARAMS, "epochs": args.epochs,
+                               "validation_random_state": args.split_seed},
                    max_train_rows=args.max_train_rows, checkpoint_dir=checkpoint_dir,
                    random_state=args.seed)
     if args.classes == 7:

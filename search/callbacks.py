@@ -62,9 +62,9 @@ class TrialEpochCallback(keras.callbacks.Callback):
     ----------
     trial : optuna.Trial
     fold : int
-        The fold: its epoch ``e`` reports at step ``fold * epochs + e``, a step of its own.
+        The fold: its epoch ``e`` reports at step ``fold * stride + e``, a step of its own.
     epochs : int
-        Epochs per fit.
+        Epochs of this fit.
     tally : collections.Counter
         Shared by all folds of a trial: ``tally["epochs"]`` counts every epoch trained,
         including those of a fold that is pruned.
@@ -75,9 +75,13 @@ class TrialEpochCallback(keras.callbacks.Callback):
         stopping ends the fit on) is reported but never pruned: the whole trial is trained by
         then, so pruning would save nothing and lose its score. For the stop to be seen, this
         callback must run after early stopping (FERClassifier runs its own first).
+    stride : int or None, default=None
+        Steps per fold, the same for every trial of a study: the most epochs any of its trials
+        trains (``epochs`` may be tuned), so a step means the same fold and epoch in every
+        trial and a pruner compares like with like. None: ``epochs``.
     """
 
-    def __init__(self, trial, fold, epochs, tally, held_out=None, last_fold=False):
+    def __init__(self, trial, fold, epochs, tally, held_out=None, last_fold=False, stride=None):
         super().__init__()
         self.trial = trial
         self.fold = fold
@@ -85,12 +89,16 @@ class TrialEpochCallback(keras.callbacks.Callback):
         self.tally = tally
         self.held_out = held_out
         self.last_fold = last_fold
+        self.stride = epochs if stride is None else stride
+        if self.stride < epochs:
+            raise ValueError(f"stride={stride} is below epochs={epochs}: the folds' steps would "
+                             f"overlap")
 
     def on_epoch_end(self, epoch, logs=None):
         self.tally["epochs"] += 1
         if self.held_out is None:
             return
-        self.trial.report(self.held_out(self.model), self.fold * self.epochs + epoch)
+        self.trial.report(self.held_out(self.model), self.fold * self.stride + epoch)
         completes_trial = self.last_fold and (epoch + 1 == self.epochs or self.model.stop_training)
         if not completes_trial and self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned in fold {self.fold} after epoch {epoch + 1}")

@@ -6,6 +6,7 @@ The options are added by :func:`add_arguments` without importing Optuna or Keras
 stays quick); :func:`run_search` imports them when the search starts.
 """
 
+import argparse
 import json
 import sys
 import time
@@ -14,12 +15,34 @@ from pathlib import Path
 from fer_estimator._paths import SHARED_FER2013_CSV
 from fer_estimator.cli_options import add_network_options, network_params, positive_int
 
-from .options import PRUNE_ON, PRUNERS, default_storage_url
+from .options import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_MAX_RETRY,
+    PRUNE_ON,
+    PRUNERS,
+    default_storage_url,
+)
 
 DEFAULT_PRESET = "quick"
 DESCRIPTION = ("Optuna search of FER pipeline hyperparameters by cross-validation. Start it "
                "several times with the same --study-name and --storage to run several workers "
                "on one study; start it again to resume a study.")
+
+
+def _folds(text):
+    """An ``argparse`` type: a number of cross-validation folds (2 or more)."""
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be 2 or more folds, got {value}")
+    return value
+
+
+def _non_negative_int(text):
+    """An ``argparse`` type: an int of at least 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def add_arguments(parser):
@@ -41,19 +64,26 @@ def add_arguments(parser):
     study.add_argument("--storage", default=None,
                        help=f"Optuna storage URL (default: {default_storage_url()}; "
                             f"postgresql://user:password@host:5432/db for many machines)")
-    study.add_argument("--n-trials", type=int, default=20,
+    study.add_argument("--n-trials", type=positive_int, default=20,
                        help="finished trials the study should hold, all workers and runs "
                             "together (default: %(default)s)")
     study.add_argument("--timeout", type=float, help="seconds after which no trial starts")
-    study.add_argument("--cv", type=int, default=3, help="folds (default: %(default)s)")
+    study.add_argument("--cv", type=_folds, default=3, help="folds (default: %(default)s)")
     study.add_argument("--subsample", type=float,
                        help="cross-validate on this fraction (<=1) or number (>1) of rows")
     study.add_argument("--scoring", help="scikit-learn scorer name (default: accuracy)")
     study.add_argument("--pruner", choices=PRUNERS, default="median")
     study.add_argument("--prune-on", choices=PRUNE_ON, default="epoch")
-    study.add_argument("--heartbeat-interval", type=int, default=60)
-    study.add_argument("--max-retry", type=int, default=2)
-    study.add_argument("--seed", type=int, default=0, help="folds and subsample seed")
+    study.add_argument("--heartbeat-interval", type=positive_int,
+                       default=DEFAULT_HEARTBEAT_INTERVAL, metavar="SECONDS",
+                       help="seconds between heartbeats of a running trial; a trial silent for "
+                            "twice as long is failed and retried (default: %(default)s)")
+    study.add_argument("--max-retry", type=_non_negative_int, default=DEFAULT_MAX_RETRY,
+                       metavar="N", help="retries of a dead worker's trial (default: "
+                                         "%(default)s)")
+    study.add_argument("--seed", type=int, default=0,
+                       help="seed of the folds, the subsample and the networks (unless --param "
+                            "random_state=... says otherwise)")
     study.add_argument("--sampler-seed", type=int,
                        help="seed of the TPE sampler, for a reproducible single-worker study "
                             "(leave it unset with several workers: they would all sample alike)")
@@ -64,8 +94,12 @@ def add_arguments(parser):
     model.add_argument("--space", metavar="JSON",
                        help="search space replacing the default, e.g. '{\"dropout\": {\"low\": "
                             "0.1, \"high\": 0.4}, \"depth\": [2, 3]}'; @file reads a file")
-    model.add_argument("--tune-base-filters", action="store_true")
-    model.add_argument("--tune-batch-size", action="store_true")
+    model.add_argument("--tune-base-filters", action="store_true",
+                       help="also tune base_filters (16, 32, 64) in the default space; not "
+                            "with --space")
+    model.add_argument("--tune-batch-size", action="store_true",
+                       help="also tune batch_size (32, 64, 128) in the default space; not "
+                            "with --space")
 
     output = parser.add_argument_group("output")
     output.add_argument("--models-dir", type=Path, default=Path("models"),
@@ -82,6 +116,13 @@ def _search_space(args):
     if args.space is None:
         return default_search_space(tune_base_filters=args.tune_base_filters,
                                     tune_batch_size=args.tune_batch_size)
+    # They add to the default space; a --space replaces it: say so rather than drop them.
+    extras = [option for option, given in (("--tune-base-filters", args.tune_base_filters),
+                                           ("--tune-batch-size", args.tune_batch_size)) if given]
+    if extras:
+        raise ValueError(f"{' and '.join(extras)} add to the default search space and cannot "
+                         f"be combined with --space: write base_filters or batch_size in the "
+                         f"--space JSON instead (e.g. \"batch_size\": [32, 64, 128])")
     text = Path(args.space[1:]).read_text() if args.space.startswith("@") else args.space
     try:
         spec = json.loads(text)
@@ -105,6 +146,7 @@ def run_search(args):
     from .plots import save_study_plots
     from .report import build_report, device_summary, summary_table
     from .searcher import FERSearchCV
+    from .space import check_params
     from .storage import describe_storage
 
     start = time.perf_counter()
@@ -113,11 +155,14 @@ def run_search(args):
     if subsample is not None and subsample > 1:
         subsample = int(subsample)
     fixed_params = network_params(args)
+    fixed_params.setdefault("random_state", args.seed)
+    pipeline = make_fer_pipeline(**fixed_params)
+    check_params(pipeline)  # a bad --param value ends here, before the data is read
     sampler = None
     if args.sampler_seed is not None:
         sampler = optuna.samplers.TPESampler(seed=args.sampler_seed)
     search = FERSearchCV(
-        make_fer_pipeline(**fixed_params), _search_space(args),
+        pipeline, _search_space(args),
         n_trials=args.n_trials, timeout=args.timeout, cv=args.cv, scoring=args.scoring,
         subsample=subsample, pruner=args.pruner, prune_on=args.prune_on, sampler=sampler,
         storage=args.storage, study_name=args.study_name,

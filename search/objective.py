@@ -12,7 +12,8 @@ from sklearn.base import clone
 from sklearn.utils import _safe_indexing
 
 from .callbacks import HeldOutAccuracy, TrialEpochCallback
-from .space import final_step, param_prefix, suggest
+from .space import check_params, final_step, param_prefix, suggest
+from .study import InvalidTrialError
 
 
 def worker_id():
@@ -26,10 +27,11 @@ class CrossValidationObjective:
     Every fold clones the whole pipeline, so the transformer is refit on the training
     fold only (no leakage). Intermediate values for pruning are, with
     ``prune_on="epoch"``, the held-out fold's accuracy after each epoch at step
-    ``fold * epochs + epoch``; with ``prune_on="fold"``, the running mean of the fold
+    ``fold * epoch_stride + epoch``; with ``prune_on="fold"``, the running mean of the fold
     scores at step ``fold``. The report that ends the trial (the last fold's final epoch,
     or the last fold) is made but never pruned: the trial is fully trained by then. Keras
-    state is cleared after every fold.
+    state is cleared after every fold. Sampled parameters that are invalid together end the
+    trial before any training with :class:`~fer_estimator.search.study.InvalidTrialError`.
 
     Parameters
     ----------
@@ -46,9 +48,14 @@ class CrossValidationObjective:
         ``scorer(estimator, X, y) -> float``, greater is better.
     prune_on : {"epoch", "fold"} or None
         Where intermediate values are reported; None reports nothing.
+    epoch_stride : int or None, default=None
+        Steps per fold with ``prune_on="epoch"``: the most epochs any trial trains per fold,
+        so that a step is the same fold and epoch in every trial even when ``epochs`` is
+        tuned. None: the trial's own epochs.
     """
 
-    def __init__(self, estimator, search_space, param_names, X, y, splits, scorer, prune_on):
+    def __init__(self, estimator, search_space, param_names, X, y, splits, scorer, prune_on,
+                 epoch_stride=None):
         self.estimator = estimator
         self.search_space = search_space
         self.param_names = param_names
@@ -57,6 +64,7 @@ class CrossValidationObjective:
         self.splits = splits
         self.scorer = scorer
         self.prune_on = prune_on
+        self.epoch_stride = epoch_stride
 
     def __call__(self, trial):
         params = {name: suggest(trial, name, distribution)
@@ -64,6 +72,10 @@ class CrossValidationObjective:
         trial.set_user_attr("worker", worker_id())
         template = clone(self.estimator).set_params(
             **{self.param_names[name]: value for name, value in params.items()})
+        try:
+            check_params(template)
+        except (ValueError, TypeError) as error:
+            raise InvalidTrialError(f"invalid parameters {params}: {error}") from None
         epochs = final_step(template).get_params()["epochs"]
         scores, tally = [], Counter()
         try:
@@ -91,7 +103,8 @@ class CrossValidationObjective:
         if self.prune_on == "epoch":
             held_out = HeldOutAccuracy(estimator, X_test, y_test)
         reporter = TrialEpochCallback(trial, fold, epochs, tally, held_out,
-                                      last_fold=fold == len(self.splits) - 1)
+                                      last_fold=fold == len(self.splits) - 1,
+                                      stride=self.epoch_stride)
         callbacks = final_step(estimator).get_params().get("callbacks") or []
         estimator.set_params(**{param_prefix(estimator) + "callbacks": [*callbacks, reporter]})
         try:

@@ -8,6 +8,10 @@ PRUNERS = ("median", "hyperband", "none")
 # What a trial reports for pruning (see fer_estimator.search.objective).
 PRUNE_ON = ("epoch", "fold")
 
+# Heartbeats of running trials (seconds), and retries of a dead worker's trial.
+DEFAULT_HEARTBEAT_INTERVAL = 60
+DEFAULT_MAX_RETRY = 2
+
 DEFAULT_STUDIES_DIR = "studies"
 DEFAULT_STUDY_DB = "fer-search.db"
 

@@ -14,14 +14,15 @@ def make_pruner(pruner, *, n_steps):
     ----------
     pruner : {"median", "hyperband", "none"}, optuna.pruners.BasePruner or None
         ``"median"``: :class:`SameStepMedianPruner`: stop a trial whose value at its latest
-        step is worse than the median of other trials' values at that step, once 3 trials
+        step is worse than the median of completed trials' values at that step, once 3 trials
         have completed; from the first epoch on, as Optuna's ``MedianPruner`` (a learning
         rate far off shows after one epoch).
         ``"hyperband"``: several successive-halving brackets with budgets from 1 step to
         ``n_steps``, hedging against an early step that ranks trials badly.
         ``"none"`` or None: never prune.
     n_steps : int
-        Steps of a trial that is not pruned (folds × epochs or folds).
+        Steps of a trial that is not pruned (folds × the most epochs the search space allows,
+        or folds).
 
     Returns
     -------
@@ -42,6 +43,9 @@ def make_pruner(pruner, *, n_steps):
 
 class SameStepMedianPruner(optuna.pruners.BasePruner):
     """Prune a trial whose latest intermediate value is worse than the median at that step.
+
+    The median is that of the *completed* trials' values at the step, as in Optuna's
+    ``MedianPruner``.
 
     Optuna's ``MedianPruner`` compares a trial's *best* value so far with the others' values
     at the current step. The search's steps run across folds (``fold * epochs + epoch``) and
@@ -67,11 +71,12 @@ class SameStepMedianPruner(optuna.pruners.BasePruner):
         step = trial.last_step
         if step is None or step < self.n_warmup_steps:
             return False
-        finished = study.get_trials(deepcopy=False,
-                                    states=(TrialState.COMPLETE, TrialState.PRUNED))
-        if sum(t.state == TrialState.COMPLETE for t in finished) < self.n_startup_trials:
+        # Completed trials only, as Optuna's percentile pruners: a pruned trial was stopped
+        # for being behind, and counting it would pull the median down until nothing is pruned.
+        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if len(completed) < self.n_startup_trials:
             return False
-        others = [t.intermediate_values[step] for t in finished
+        others = [t.intermediate_values[step] for t in completed
                   if step in t.intermediate_values]
         if not others:
             return False

@@ -46,9 +46,11 @@ class ProgressPrinter:
         value = "" if trial.value is None else f" score={trial.value:.4f}"
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         best = f" best={study.best_value:.4f}" if completed else ""
+        reason = trial.user_attrs.get("fail_reason")  # invalid parameters (run_trials)
         print(f"[{done}/{self.n_trials}] trial {trial.number} {trial.state.name}{value}{best} "
               f"epochs={trial.user_attrs.get('epochs_trained', '?')} "
-              f"{_seconds(trial):.0f}s | {_format_params(trial.params)}",
+              f"{_seconds(trial):.0f}s | {_format_params(trial.params)}"
+              f"{f' | {reason}' if reason else ''}",
               file=self.stream or sys.stdout, flush=True)
 
 

@@ -17,11 +17,18 @@ from sklearn.utils.validation import check_is_fitted
 from fer_estimator.pipeline import make_fer_pipeline
 
 from .objective import CrossValidationObjective
-from .options import PRUNE_ON
+from .options import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_RETRY, PRUNE_ON, default_storage_url
 from .pruners import make_pruner
 from .report import ProgressPrinter
-from .space import default_search_space, final_step, resolve_search_space
-from .storage import describe_storage, open_storage
+from .space import (
+    check_params,
+    check_search_space,
+    default_search_space,
+    final_step,
+    most_epochs,
+    resolve_search_space,
+)
+from .storage import describe_storage, heartbeat_interval_of, open_storage
 from .study import check_study_context, create_or_load_study, run_trials
 
 
@@ -47,7 +54,10 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     search_space : mapping of str to optuna distribution, default=None
         Parameters to tune. Names are parameters of the estimator (``"cnn__dropout"``) or,
         for a Pipeline, of its final step (``"dropout"``). None:
-        :func:`~fer_estimator.search.default_search_space`.
+        :func:`~fer_estimator.search.default_search_space`. Every value a range or a list
+        allows must be valid (``fit`` checks them first); a trial that samples values
+        invalid *together* fails untrained (user attribute ``fail_reason``) and the worker
+        goes on.
     n_trials : int, default=20
         Finished trials (COMPLETE or PRUNED) the *study* should hold, counting earlier
         runs and every worker: a rerun after a crash runs only the missing ones.
@@ -65,21 +75,26 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         worker prunes with its own.
     prune_on : {"epoch", "fold"}, default="epoch"
         ``"epoch"``: after each epoch, the held-out fold's accuracy is reported at step
-        ``fold * epochs + epoch``. ``"fold"``: after each fold, the running mean of the
+        ``fold * max_epochs + epoch``, where ``max_epochs`` is the estimator's ``epochs``
+        or, when the space tunes ``epochs``, the largest value it allows (so a step is the
+        same fold and epoch in every trial). ``"fold"``: after each fold, the running mean of the
         fold scores is reported at step ``fold``. Nothing is reported (nor evaluated per
         epoch) when the pruner never prunes (``"none"``).
     sampler : optuna.samplers.BaseSampler or None, default=None
         None: TPE with the constant-liar heuristic (good with concurrent workers).
     storage : str, optuna storage or None, default=None
         None: ``sqlite:///studies/fer-search.db`` under the working directory. Any Optuna
-        database URL otherwise, e.g. ``postgresql://user:password@host/db``.
+        database URL otherwise, e.g. ``postgresql://user:password@host/db``. A storage
+        object is used with its own heartbeat settings.
     study_name : str, default="fer-search"
         Workers with the same study name and storage share the study.
     heartbeat_interval : int or None, default=60
         Seconds between heartbeats of running trials; a trial silent for twice as long
-        belongs to a dead worker and is retried. None disables heartbeats.
+        belongs to a dead worker and is retried. None disables heartbeats. Ignored, with a
+        warning when set, if ``storage`` is a storage object.
     max_retry : int or None, default=2
-        Retries of a dead worker's trial.
+        Retries of a dead worker's trial. Ignored, with a warning when set, if ``storage``
+        is a storage object.
     refit : bool, default=True
         Refit the best parameters on all of ``X, y`` into ``best_estimator_``.
     random_state : int, default=0
@@ -133,9 +148,9 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def __init__(self, estimator=None, search_space=None, *, n_trials=20, timeout=None, cv=3,
                  scoring=None, subsample=None, pruner="median", prune_on="epoch",
-                 sampler=None, storage=None, study_name="fer-search", heartbeat_interval=60,
-                 max_retry=2, refit=True, random_state=0, verbose=0, callbacks=None,
-                 data_source=None):
+                 sampler=None, storage=None, study_name="fer-search",
+                 heartbeat_interval=DEFAULT_HEARTBEAT_INTERVAL, max_retry=DEFAULT_MAX_RETRY,
+                 refit=True, random_state=0, verbose=0, callbacks=None, data_source=None):
         self.estimator = estimator
         self.search_space = search_space
         self.n_trials = n_trials
@@ -159,8 +174,9 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Run (or continue) the study, then refit the best parameters on all data.
 
-        Everything that can be checked is checked before the first trial: parameter
-        names, options, data, and the storage connection.
+        Everything that can be checked is checked before the study is opened: parameter
+        names and values (the estimator's, and every value the search space allows),
+        options and data; then the storage connection, before the first trial.
 
         Parameters
         ----------
@@ -178,16 +194,24 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         search_space = (default_search_space() if self.search_space is None
                         else dict(self.search_space))
         param_names = resolve_search_space(estimator, search_space)
-        epochs = self._check_options(estimator)
+        self._check_options(estimator)
+        # Before the study is opened: a study records its settings, so a run that failed on a
+        # bad value would leave a study its corrected rerun may not resume.
+        check_params(estimator)
+        check_search_space(estimator, search_space, param_names)
+        # One stride for all trials when epochs are tuned: a step is then the same fold and
+        # epoch in every trial, and the pruner compares like with like.
+        epoch_stride = most_epochs(estimator, search_space, param_names)
         y = self._check_data(X, y)
 
         self.sample_indices_ = self._sample_indices(y)
         X_cv, y_cv = _safe_indexing(X, self.sample_indices_), y[self.sample_indices_]
+        self._check_class_counts(y_cv)
         cv = self._splitter(y_cv)
         splits = list(cv.split(X_cv, y_cv))
         self.n_splits_ = len(splits)
         self.scorer_ = check_scoring(estimator, scoring=self.scoring)
-        n_steps = self.n_splits_ * epochs if self.prune_on == "epoch" else self.n_splits_
+        n_steps = self.n_splits_ * epoch_stride if self.prune_on == "epoch" else self.n_splits_
         pruner = make_pruner(self.pruner, n_steps=n_steps)
 
         storage = open_storage(self.storage, heartbeat_interval=self.heartbeat_interval,
@@ -196,17 +220,22 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                                            pruner=pruner)
         check_study_context(
             self.study_, self._study_context(estimator, param_names, X, y),
-            storage_description=(describe_storage(self.storage) if isinstance(self.storage, str)
-                                 else "its storage"))
+            storage_description=describe_storage(
+                default_storage_url() if self.storage is None else self.storage))
         # A pruner that never prunes needs no intermediate values: skip their evaluation.
         prune_on = None if isinstance(pruner, optuna.pruners.NopPruner) else self.prune_on
         objective = CrossValidationObjective(estimator, search_space, param_names, X_cv, y_cv,
-                                             splits, self.scorer_, prune_on)
+                                             splits, self.scorer_, prune_on,
+                                             epoch_stride=epoch_stride)
         callbacks = list(self.callbacks or [])
         if self.verbose:
             callbacks.append(ProgressPrinter(self.n_trials, stream=sys.stdout))
+        # Other workers' running trials are waited for only when a dead worker's trial would be
+        # found (by its missing heartbeats): without them it stays RUNNING forever. The opened
+        # storage says, not heartbeat_interval, which a storage object ignores.
         run_trials(self.study_, objective, self.n_trials, timeout=self.timeout,
-                   callbacks=callbacks, wait_for_running=self.heartbeat_interval is not None)
+                   callbacks=callbacks,
+                   wait_for_running=heartbeat_interval_of(storage) is not None)
 
         if not self.study_.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             message = (f"study {self.study_name!r} has no completed trial (all pruned, failed "
@@ -245,7 +274,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         }
 
     def _check_options(self, estimator):
-        """Validate the options; return the epochs per fit of the estimator."""
+        """Validate the options."""
         if not isinstance(self.n_trials, (int, np.integer)) or self.n_trials < 1:
             raise ValueError(f"n_trials must be a positive int, got {self.n_trials!r}")
         if self.prune_on not in PRUNE_ON:
@@ -255,7 +284,6 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"the estimator must be a scikeras classifier (or a Pipeline ending "
                              f"in one) with 'epochs' and 'callbacks' parameters, got "
                              f"{type(final_step(estimator)).__name__}")
-        return int(params["epochs"])
 
     def _check_data(self, X, y):
         """Check X and y can be cross-validated; return y as an array."""
@@ -270,12 +298,20 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(f"the dataset has a single class ({classes[0]!r}); a classifier "
                              f"search needs at least two")
+        return y
+
+    def _check_class_counts(self, y_cv):
+        """Check every class of the cross-validated rows (the subsample) fills the folds."""
         n_splits = self.cv if isinstance(self.cv, (int, np.integer)) else None
+        classes, counts = np.unique(y_cv, return_counts=True)
         if n_splits is not None and counts.min() < n_splits:
             rare = classes[counts < n_splits].tolist()
+            where = ("the cross-validation sample (subsample="
+                     f"{self.subsample!r}, {len(y_cv)} rows)" if self.subsample is not None
+                     else "the data")
             raise ValueError(f"class(es) {rare} have fewer samples than cv={n_splits} folds "
-                             f"(counts: {dict(zip(classes.tolist(), counts.tolist()))})")
-        return y
+                             f"in {where} (counts: "
+                             f"{dict(zip(classes.tolist(), counts.tolist()))})")
 
     def _sample_indices(self, y):
         every = np.arange(len(y))

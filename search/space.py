@@ -8,6 +8,7 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 
@@ -134,6 +135,94 @@ def resolve_search_space(estimator, search_space):
         raise ValueError(f"unknown parameter name(s) {unknown} in the search space of "
                          f"{type(final).__name__}; valid names: {tunable}")
     return resolved
+
+
+def check_params(estimator):
+    """Check the parameter values of ``estimator`` (of every step of a Pipeline) as its ``fit``
+    would when it starts, without fitting it.
+
+    Each estimator that declares ``_parameter_constraints`` (scikit-learn's and
+    FERClassifier's, whose check also runs the rules between its parameters, ``check_params``)
+    is checked; a step that checks its parameters only in ``fit`` is not.
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+
+    Raises
+    ------
+    ValueError
+        scikit-learn's ``InvalidParameterError`` (also a ``TypeError``), or the rule a
+        combination breaks: "The 'class_weight' parameter of FERClassifier must be ...".
+    """
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps:
+            if step is not None and not isinstance(step, str):  # "passthrough"
+                check_params(step)
+        return
+    if (hasattr(type(estimator), "_parameter_constraints")
+            and callable(getattr(estimator, "_validate_params", None))):
+        # On a clone: a check that normalised a value in place would change the template.
+        clone(estimator)._validate_params()
+
+
+def check_search_space(estimator, search_space, param_names):
+    """Check that every value the space lets a parameter take is valid on its own.
+
+    Each parameter's range is checked at its ends (every choice of a categorical one), the
+    estimator's other parameters as they are: scikit-learn's constraints are ranges and
+    sets, so a range whose ends pass passes whole. A combination of tuned values that breaks a
+    rule between parameters (FERClassifier's ``warmup_epochs < epochs``) is found when a trial
+    samples it: that trial fails (see :func:`~fer_estimator.search.study.run_trials`).
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+    search_space : mapping of str to optuna.distributions.BaseDistribution
+    param_names : mapping of str to str
+        Search-space name -> ``set_params`` name (see :func:`resolve_search_space`).
+
+    Raises
+    ------
+    ValueError
+        Naming the entry, the value and the parameter's rule.
+    """
+    for name, distribution in search_space.items():
+        if isinstance(distribution, CategoricalDistribution):
+            values = distribution.choices
+        else:
+            values = (distribution.low, distribution.high)
+        for value in values:
+            candidate = clone(estimator).set_params(**{param_names[name]: value})
+            try:
+                check_params(candidate)
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"search space entry {name!r} allows {value!r}, an invalid "
+                                 f"value: {error}") from None
+
+
+def most_epochs(estimator, search_space, param_names):
+    """The most epochs a fit of a trial can train: the estimator's, or the largest value of a
+    tuned ``epochs``.
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+        Its final step has an ``epochs`` parameter.
+    search_space : mapping of str to optuna.distributions.BaseDistribution
+        Checked (:func:`check_search_space`): a tuned ``epochs`` takes positive ints.
+    param_names : mapping of str to str
+
+    Returns
+    -------
+    int
+    """
+    epochs = param_prefix(estimator) + "epochs"
+    tuned = [search_space[name] for name, target in param_names.items() if target == epochs]
+    if not tuned:
+        return int(final_step(estimator).get_params()["epochs"])
+    return max(int(max(distribution.choices)) if isinstance(distribution, CategoricalDistribution)
+               else int(distribution.high) for distribution in tuned)
 
 
 def final_step(estimator):

@@ -6,13 +6,14 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import optuna
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from .options import default_storage_url
+from .options import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_RETRY, default_storage_url
 
 
 class StorageUnavailableError(RuntimeError):
@@ -25,7 +26,15 @@ _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^\s/
 
 
 def describe_storage(url):
-    """Return ``url`` with any password hidden, for logs and reports."""
+    """Return ``url`` with any password hidden, for logs and reports.
+
+    ``url`` may also be an Optuna storage object: an ``RDBStorage`` is described by its URL,
+    another by its class name.
+    """
+    if isinstance(url, optuna.storages.BaseStorage):
+        if not isinstance(getattr(url, "url", None), str):
+            return f"a storage object ({type(url).__name__})"
+        url = url.url
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL sqlalchemy can parse (a bad port...): hide it all the same
@@ -60,7 +69,39 @@ def _engine_kwargs(url):
     return {"pool_pre_ping": True}
 
 
-def open_storage(storage=None, *, heartbeat_interval=60, grace_period=None, max_retry=2):
+def heartbeat_interval_of(storage):
+    """The heartbeat interval (seconds) of an opened ``storage``; None when it has none.
+
+    Only a storage with heartbeats finds a dead worker's trial and fails it: without them, a
+    trial left RUNNING stays so forever, and nobody must wait for it to finish.
+
+    Parameters
+    ----------
+    storage : optuna.storages.BaseStorage
+
+    Returns
+    -------
+    int or None
+    """
+    get_interval = getattr(storage, "get_heartbeat_interval", None)  # optuna's BaseHeartbeat
+    return get_interval() if callable(get_interval) else None
+
+
+def _check_heartbeat_options(heartbeat_interval, grace_period, max_retry):
+    # Optuna checks the first two only once the database is open, and its ValueError would
+    # then read as a storage that cannot be opened.
+    for name, value, minimum, kind in (("heartbeat_interval", heartbeat_interval, 1, "positive"),
+                                       ("grace_period", grace_period, 1, "positive"),
+                                       ("max_retry", max_retry, 0, "non-negative")):
+        if value is None:
+            continue
+        if (not isinstance(value, (int, np.integer)) or isinstance(value, bool)
+                or value < minimum):
+            raise ValueError(f"{name} must be None or a {kind} int, got {value!r}")
+
+
+def open_storage(storage=None, *, heartbeat_interval=DEFAULT_HEARTBEAT_INTERVAL,
+                 grace_period=None, max_retry=DEFAULT_MAX_RETRY):
     """Open (and check) the storage of a study.
 
     Parameters
@@ -69,7 +110,8 @@ def open_storage(storage=None, *, heartbeat_interval=60, grace_period=None, max_
         None: the embedded SQLite file of :func:`default_storage_url`. A str: any
         SQLAlchemy URL Optuna accepts (``sqlite:///path.db``,
         ``postgresql://user:password@host:5432/db``, ``mysql+pymysql://...``). A storage
-        object is returned unchanged.
+        object is returned unchanged, with its own heartbeat settings: the three below,
+        when not at their defaults, are ignored with a ``UserWarning``.
     heartbeat_interval : int or None, default=60
         Seconds between heartbeats of a running trial. A trial whose worker stopped
         beating for ``grace_period`` seconds is marked FAIL by the next worker and
@@ -87,10 +129,26 @@ def open_storage(storage=None, *, heartbeat_interval=60, grace_period=None, max_
 
     Raises
     ------
+    ValueError
+        A heartbeat option is out of range (checked before the database is touched).
     StorageUnavailableError
         The database cannot be reached or created; raised before any training starts.
     """
+    _check_heartbeat_options(heartbeat_interval, grace_period, max_retry)
     if isinstance(storage, optuna.storages.BaseStorage):
+        given = {name: value for name, value, default in (
+            ("heartbeat_interval", heartbeat_interval, DEFAULT_HEARTBEAT_INTERVAL),
+            ("grace_period", grace_period, None),
+            ("max_retry", max_retry, DEFAULT_MAX_RETRY)) if value != default}
+        if given:
+            interval = heartbeat_interval_of(storage)
+            warnings.warn(
+                f"{' and '.join(f'{name}={value!r}' for name, value in given.items())} "
+                f"{'is' if len(given) == 1 else 'are'} ignored: the storage is an Optuna "
+                f"storage object, whose own settings apply (heartbeats "
+                f"{'off' if interval is None else f'every {interval} s'}); pass a URL, or set "
+                f"them on the storage (optuna.storages.RDBStorage(url, heartbeat_interval=..., "
+                f"heartbeat_stale_trial_callback=...))", UserWarning, stacklevel=2)
         return storage
     url = default_storage_url() if storage is None else storage
     if not isinstance(url, str):

@@ -23,6 +23,14 @@ class SurplusTrialError(RuntimeError):
     """A worker created a trial after the others had already claimed the requested total."""
 
 
+class InvalidTrialError(ValueError):
+    """A trial sampled parameter values that are invalid together; it fails, untrained."""
+
+
+# A worker whose trials keep sampling invalid parameters stops after this many in a row.
+MAX_INVALID_IN_A_ROW = 10
+
+
 class StudyMismatchError(ValueError):
     """An existing study was run on other data or fixed settings than this run's."""
 
@@ -129,6 +137,12 @@ def run_trials(study, objective, n_trials, *, timeout=None, callbacks=(),
     a dead worker) do not count; a dead worker's trial comes back WAITING (heartbeat retry)
     and is run by the next free worker.
 
+    A trial whose objective raises :class:`InvalidTrialError` (its sampled parameters are
+    invalid together) ends as FAIL with the reason in its user attribute ``fail_reason``,
+    and the worker goes on; after :data:`MAX_INVALID_IN_A_ROW` such trials in a row it
+    stops with a ``ValueError``, as the search space then hardly holds a valid combination.
+    Any other exception of the objective fails its trial and stops the worker.
+
     Parameters
     ----------
     study : optuna.Study
@@ -148,8 +162,13 @@ def run_trials(study, objective, n_trials, *, timeout=None, callbacks=(),
     poll_interval : float, default=2.0
         Seconds between checks while waiting.
 
+    Raises
+    ------
+    ValueError
+        After :data:`MAX_INVALID_IN_A_ROW` trials in a row with invalid parameters.
     """
     start = time.monotonic()
+    invalid = []  # the reasons of this worker's latest trials with invalid parameters, in a row
 
     def claimed_objective(trial):
         earlier = [t for t in study.get_trials(deepcopy=False, states=COUNTED_STATES)
@@ -157,14 +176,28 @@ def run_trials(study, objective, n_trials, *, timeout=None, callbacks=(),
         if len(earlier) >= n_trials:
             trial.set_user_attr("surplus", True)
             raise SurplusTrialError(f"the study already holds its {n_trials} trials")
-        return objective(trial)
+        try:
+            value = objective(trial)
+        except InvalidTrialError as error:
+            trial.set_user_attr("fail_reason", str(error))
+            invalid.append(str(error))
+            raise
+        except BaseException:
+            invalid.clear()
+            raise
+        invalid.clear()
+        return value
 
     while timeout is None or time.monotonic() - start < timeout:
         trials = study.get_trials(deepcopy=False, states=COUNTED_STATES)
         waiting = any(t.state == TrialState.WAITING for t in trials)
         if len(trials) < n_trials or waiting:
             study.optimize(claimed_objective, n_trials=1, callbacks=list(callbacks),
-                           catch=(SurplusTrialError,))
+                           catch=(SurplusTrialError, InvalidTrialError))
+            if len(invalid) >= MAX_INVALID_IN_A_ROW:
+                raise ValueError(f"the last {len(invalid)} trials of this worker had invalid "
+                                 f"parameters (the latest: {invalid[-1]}); narrow the search "
+                                 f"space to values that are valid together")
             continue
         if wait_for_running and any(t.state == TrialState.RUNNING for t in trials):
             with warnings.catch_warnings():

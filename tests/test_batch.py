@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from skimage import data
 from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
 
 from fer_estimator import FacePipeline
 from fer_estimator.cli import build_parser, main
@@ -93,6 +94,68 @@ def test_inputs_with_the_same_name_get_their_own_outputs(model, tmp_path):
                  "--out", str(out)]) == 0
     written = sorted(str(path.relative_to(out)) for path in out.rglob("*.jpg"))
     assert written == ["a/IMG_1-2.jpg", "a/IMG_1.jpg", "b/IMG_1.jpg"]
+
+
+def test_out_in_the_inputs_own_folder_never_overwrites_an_input(model, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    astronaut = data.astronaut()[:, :, ::-1]
+    cv2.imwrite(str(folder / "a.jpg"), astronaut)
+    cv2.imwrite(str(folder / "b.png"), astronaut[::2, ::2])
+    originals = {path.name: path.read_bytes() for path in folder.iterdir()}
+    # The same folder, spelt another way.
+    assert main(["predict", str(folder), "--model", str(model), "--trust-model",
+                 "--out", str(tmp_path / "photos" / ".." / "photos")]) == 0
+    assert {name: (folder / name).read_bytes() for name in originals} == originals
+    assert sorted(path.name for path in folder.iterdir()) == ["a-2.jpg", "a.jpg", "b-2.png",
+                                                              "b.png"]
+
+    single = folder / "a.jpg"
+    assert main(["predict", str(single), "--model", str(model), "--trust-model",
+                 "--out", str(single)]) == 2
+    assert "is the input itself" in capsys.readouterr().err
+    assert single.read_bytes() == originals["a.jpg"]
+
+
+@pytest.mark.parametrize("inputs", [["a.jpg", "b.jpg"], ["clip.avi"]], ids=["two", "video"])
+def test_out_naming_a_file_needs_a_single_still_image(model, tmp_path, capsys, inputs):
+    for name in inputs:
+        (tmp_path / name).write_bytes(b"never read")
+    out = tmp_path / "x.jpg"
+    assert main(["predict", *(str(tmp_path / name) for name in inputs), "--model", str(model),
+                 "--trust-model", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out} names a file but" in err
+    assert "skipped" not in err and not out.exists()
+
+
+@pytest.fixture
+def flat_rows_model(tmp_path):
+    """A fitted classifier of flat feature rows, which cannot take (n, 48, 48) face crops."""
+    path = tmp_path / "rows.joblib"
+    joblib.dump(LogisticRegression().fit(np.eye(7), list(range(7))), path)
+    return path
+
+
+def test_a_model_that_cannot_take_face_crops_fails_once_before_any_input(
+        flat_rows_model, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        cv2.imwrite(str(folder / name), data.astronaut()[:, :, ::-1])
+    assert main(["predict", str(folder), "--model", str(flat_rows_model), "--trust-model"]) == 2
+    err = capsys.readouterr().err
+    assert "LogisticRegression cannot classify face crops (uint8 arrays of shape (n, 48, 48))" \
+        in err
+    assert "skipped" not in err and err.count("error:") == 1
+
+
+def test_warm_up_loads_and_checks_the_model_once(model, flat_rows_model):
+    pipeline = FacePipeline(model, trust=True)
+    assert pipeline.warm_up() is pipeline
+    with pytest.raises(ValueError, match="cannot classify face crops") as caught:
+        FacePipeline(flat_rows_model, trust=True).warm_up()
+    assert isinstance(caught.value.__cause__, ValueError)  # the model's own error, kept
 
 
 def test_videos_sharing_a_stem_get_distinct_frame_names(tmp_path):

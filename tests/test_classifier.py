@@ -187,7 +187,10 @@ def test_own_schedule_callbacks_run_before_the_users(scaled_images):
                        r"\[0.0, 1.0\)\. Got 'x' instead"),
     ({"lr_schedule": "step"}, "'lr_schedule' parameter .* a str among {.*'cosine'"),
     ({"dense_units": (32, 0)}, "'dense_units' parameter .* positive ints"),
-    ({"warmup_epochs": 6}, "'warmup_epochs' parameter .* below epochs=6"),
+    ({"warmup_epochs": 6, "lr_schedule": "cosine"}, "'warmup_epochs' parameter .* below "
+                                                    "epochs=6"),
+    ({"optimizer__learning_rate": 0.1}, "use learning_rate=..., not optimizer__learning_rate"),
+    ({"validation_random_state": -1}, "'validation_random_state' parameter"),
     ({"depth": 7}, "depth"),
     ({"droput": 0.3}, "FERClassifier has no parameter 'droput'; did you mean 'dropout'"),
 ])

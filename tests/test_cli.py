@@ -1,5 +1,6 @@
 """The ``fer-estimator`` command line."""
 
+import argparse
 import json
 import os
 
@@ -92,6 +93,41 @@ def test_setup_errors_stop_with_status_2(args, message, model, tmp_path, capsys)
     message = message.format(tmp=tmp_path)
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_verbose_shows_the_traceback_of_an_error_with_the_same_exit_status(tmp_path, capsys):
+    missing = tmp_path / "none.joblib"
+    assert main(["predict", "--demo", "--model", str(missing)]) == 2
+    quiet = capsys.readouterr().err
+    assert "Traceback" not in quiet and f"no model file at {missing}" in quiet
+
+    assert main(["predict", "--demo", "--model", str(missing), "--verbose"]) == 2
+    verbose = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in verbose and "FileNotFoundError" in verbose
+    assert verbose.rstrip().endswith(f"error: no model file at {missing}")
+
+    # A usage error is not a bug: no traceback, even with --verbose.
+    assert main(["predict", "--verbose"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def _options(parser, flag):
+    """``flag``'s argparse action in every subcommand of ``parser`` that has it."""
+    subcommands = next(action for action in parser._actions
+                       if isinstance(action, argparse._SubParsersAction))
+    return {name: action for name, command in subcommands.choices.items()
+            for action in command._actions if flag in action.option_strings}
+
+
+def test_every_model_option_is_the_same_option():
+    from fer_estimator._paths import DEFAULT_MODEL_PATH
+
+    parser = build_parser()
+    for flag in ("--model", "--trust-model"):
+        options = _options(parser, flag)
+        assert {"predict", "evaluate", "serve", "live"} <= set(options)
+        assert len({action.help for action in options.values()}) == 1, flag
+    assert _options(parser, "--model")["evaluate"].default == DEFAULT_MODEL_PATH
 
 
 def test_a_command_is_required_and_predict_is_one():

@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fer_estimator import EMOTIONS, load, load_fer2013
@@ -14,21 +13,11 @@ TINY_PARAMS = ["--preset", "micro", "--param", "dense_units=(16,)", "--set", "ba
 
 
 @pytest.fixture(scope="module")
-def fer_csv(tmp_path_factory):
-    X, y = make_synthetic_faces(280, random_state=1)
-    usage = ["Training"] * 210 + ["PublicTest"] * 70
-    path = tmp_path_factory.mktemp("data") / "fer2013.csv"
-    pd.DataFrame({"emotion": y, "pixels": [" ".join(map(str, image.ravel())) for image in X],
-                  "Usage": usage}).to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture(scope="module")
 def trained(fer_csv, tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setenv("FER_ESTIMATOR_CACHE", str(tmp_path_factory.mktemp("cache")))
     out = tmp_path_factory.mktemp("models") / "tiny.fer.zip"
     assert main(["train", "--data", str(fer_csv), "--out", str(out), "--epochs", "2",
-                 *TINY_PARAMS]) == 0
+                 "--seed", "3", *TINY_PARAMS]) == 0
     return out
 
 
@@ -42,6 +31,7 @@ def test_train_saves_model_and_report(trained, fer_csv):
     report = json.loads(trained.with_name("tiny.json").read_text())
     assert report["train_rows"] == 210 and report["test_rows"] == 70
     assert report["params"]["depth"] == 1 and report["params"]["epochs"] == 2
+    assert report["params"]["random_state"] == 3  # --seed seeds the preset's network too
     assert "accuracy_tta" in report and report["classes"][0] == "Angry"
     # The reported accuracy is the saved model's on the PublicTest rows.
     X_test, codes = load_fer2013(fer_csv, usage="PublicTest", return_X_y=True, cache=False)
@@ -59,6 +49,22 @@ def test_evaluate_writes_report_and_figures(trained, fer_csv, tmp_path, capsys):
     assert (out_dir / "confusion_matrix.png").exists()
     assert (out_dir / "training_curves.png").exists()
     assert "accuracy TTA" in capsys.readouterr().out
+
+
+def test_evaluate_writes_into_the_current_folder_by_default(trained, fer_csv, tmp_path,
+                                                           monkeypatch, capsys):
+    """Never beside the model: that is the package's or the repository's models/ folder for
+    the shipped model, whose committed figures a quick run would replace."""
+    beside_the_model = set(trained.parent.iterdir())
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["evaluate", "--model", str(trained), "--data", str(fer_csv),
+                 "--max-rows", "20"]) == 0
+    assert json.loads((work / "tiny-evaluation" / "evaluation.json").read_text())[
+        "n_samples"] == 20
+    assert set(trained.parent.iterdir()) == beside_the_model
+    assert f"in {work / 'tiny-evaluation'}" in capsys.readouterr().out
 
 
 def test_evaluate_names_a_missing_model(fer_csv, tmp_path, capsys):

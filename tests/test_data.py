@@ -1,6 +1,7 @@
 """Tests for the FER2013 loader, its cache and the vectorised pixel-string parser."""
 
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -227,6 +228,28 @@ def test_missing_usage_value_names_the_row(tmp_path, cache_dir):
     table.to_csv(path, index=False)
     with pytest.raises(ValueError, match="row 2 has no Usage"):
         load_fer2013(path, cache_dir=cache_dir)
+
+
+def test_a_blank_line_is_a_bad_row_at_its_own_line(tmp_path, cache_dir):
+    table, _ = make_table(4)
+    table.loc[3, "emotion"] = 9
+    lines = table.to_csv(index=False).splitlines()
+    lines.insert(2, "")  # between rows 0 and 1; row 3 (now on line 6) is bad too
+    path = tmp_path / "blank.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"blank.csv: row \d+ ") as caught:
+        load_fer2013(path, cache_dir=cache_dir)
+    row = int(re.search(r"row (\d+)", str(caught.value)).group(1))
+    # Row i is on line i + 2 (lines[i + 1]): the first bad line, the blank one.
+    assert row == 1 and lines[row + 1] == ""
+    assert "row 1 is a blank line (line 3 of the file)" in str(caught.value)
+
+
+def test_blank_lines_at_the_end_are_not_rows(small_csv, cache_dir):
+    path, table, images = small_csv
+    path.write_text(path.read_text() + "\n\n")
+    bunch = load_fer2013(path, cache_dir=cache_dir)
+    np.testing.assert_array_equal(bunch.data, images)
 
 
 # ---- cache --------------------------------------------------------------------------------------

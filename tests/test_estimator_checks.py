@@ -26,7 +26,7 @@ from fer_estimator import FERClassifier, PixelTransformer
 from fer_estimator.presets import MICRO
 from fer_estimator.search import FERSearchCV
 
-ONE_EPOCH_MICRO = {**MICRO, "epochs": 1}
+ONE_EPOCH_MICRO = {**MICRO, "epochs": 1, "random_state": 0}
 
 NOT_IMAGES = ("the check's rows (1 to 30 numbers) are not images nor flat rows of square "
               "images; the estimator rejects them, naming their length")

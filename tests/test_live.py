@@ -1,6 +1,5 @@
 """``fer-estimator live``: frame dropping, label smoothing, the MJPEG page and the command."""
 
-import socket
 import threading
 import time
 
@@ -13,8 +12,12 @@ from sklearn.dummy import DummyClassifier
 
 from fer_estimator.cli import main
 from fer_estimator.faces import Face, FacePipeline
+from fer_estimator.serve import commands, live
+from fer_estimator.serve.commands import free_port
 from fer_estimator.serve.live import (FrameHub, LabelSmoother, LatestFrames, every_frame,
                                       gui_available, open_capture, run_live)
+
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +73,114 @@ def test_a_slow_consumer_gets_the_newest_frames_and_the_rest_are_dropped(video):
     assert len(taken) < 30 and frames.dropped == 30 - len(taken)
 
 
+class FakeCapture:
+    """A capture of ``n_frames`` small frames that records its calls; ``gate``, when given,
+    holds each read until it is set."""
+
+    def __init__(self, n_frames=3, gate=None):
+        self.left = n_frames
+        self.gate = gate
+        self.reading = threading.Event()
+        self.calls = []
+
+    def read(self):
+        self.calls.append("read")
+        self.reading.set()
+        if self.gate is not None:
+            self.gate.wait()
+        self.reading.clear()
+        if self.left == 0:
+            return False, None
+        self.left -= 1
+        return True, np.zeros((64, 64, 3), np.uint8)
+
+    def release(self):
+        self.calls.append("release while reading" if self.reading.is_set() else "release")
+
+    def get(self, prop):
+        return 0.0
+
+    def isOpened(self):  # noqa: N802 - OpenCV's name
+        return True
+
+
+def _wait_for(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_close_leaves_the_release_to_a_reader_still_inside_read():
+    gate = threading.Event()
+    capture = FakeCapture(n_frames=1, gate=gate)
+    frames = LatestFrames(capture)
+    assert capture.reading.wait(5)
+    frames.close(timeout=0.1)  # the reader is blocked in read(): the join times out
+    assert "release" not in capture.calls and "release while reading" not in capture.calls
+    gate.set()  # read() returns; the reader sees the stop and releases the capture itself
+    assert _wait_for(lambda: "release" in capture.calls)
+    assert capture.calls.count("release") == 1 and "release while reading" not in capture.calls
+
+
+def test_a_paced_reader_stops_at_once():
+    capture = FakeCapture(n_frames=100)
+    frames = LatestFrames(capture, pace=0.2)  # one frame every 5 s
+    assert next(iter(frames))[0] == 0
+    start = time.monotonic()
+    frames.close()
+    assert time.monotonic() - start < 2  # not after the 5 s pause
+    assert capture.calls[-1] == "release"
+
+
+def test_the_live_command_releases_a_capture_it_never_read(model_path, monkeypatch):
+    capture = FakeCapture()
+    monkeypatch.setattr(live, "open_capture", lambda source: capture)
+
+    def failing_run_live(pipeline, frames, outputs, **kwargs):
+        raise RuntimeError("stopped before the first frame")
+
+    monkeypatch.setattr(live, "run_live", failing_run_live)
+    assert main(["live", "0", "--model", str(model_path), "--trust-model", "--every-frame",
+                 "--no-display"]) == 2
+    assert capture.calls == ["release"]
+
+
+def test_the_live_page_is_served_before_the_capture_starts(model_path, monkeypatch):
+    capture = FakeCapture()
+    started = []
+    monkeypatch.setattr(live, "open_capture", lambda source: capture)
+
+    class RecordingFrames(LatestFrames):
+        def __init__(self, *args, **kwargs):
+            started.append("capture")
+            super().__init__(*args, **kwargs)
+
+    def recording_serve(app, host, port):
+        started.append("server")
+        return lambda: None
+
+    monkeypatch.setattr(live, "LatestFrames", RecordingFrames)
+    monkeypatch.setattr(commands, "serve_in_thread", recording_serve)
+    assert main(["live", "0", "--model", str(model_path), "--trust-model", "--serve"]) == 0
+    assert started == ["server", "capture"]
+    assert capture.calls[-1] == "release"
+
+
+def test_bench_live_fails_when_live_fails(tmp_path):
+    missing = tmp_path / "missing.fer.zip"
+    bench = load_script("bench_live")
+    assert bench.main(["--model", str(missing), "--frames", "2"]) == 2
+
+
 def test_run_live_annotates_every_frame(dummy, video):
     hub = FrameHub()
-    stats = run_live(FacePipeline(dummy), every_frame(open_capture(str(video))), [hub],
-                     smoother=LabelSmoother(3), report_every=0)
+    capture = open_capture(str(video))
+    try:
+        stats = run_live(FacePipeline(dummy), every_frame(capture), [hub],
+                         smoother=LabelSmoother(3), report_every=0)
+    finally:
+        capture.release()
     assert stats["frames"] == 30 and stats["faces"] == 30 and stats["fps"] > 0
     drawing = cv2.imdecode(np.frombuffer(hub.jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert drawing.shape == (320, 320, 3)
@@ -90,12 +197,6 @@ def test_live_command_measures_frames_per_second(model_path, video, capsys):
     assert main(["live", str(video), "--model", str(model_path), "--trust-model", "--every-frame",
                  "--no-display", "--max-frames", "12"]) == 0
     assert "live: 12 frames in " in capsys.readouterr().out
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_live_serve_streams_mjpeg_to_the_page(model_path, video, capsys):
@@ -118,7 +219,7 @@ def test_live_serve_streams_mjpeg_to_the_page(model_path, video, capsys):
             if stats and stats["frames"] > 0:
                 break
             time.sleep(0.1)
-        assert stats and stats["frames"] > 0 and stats["fps"] is None or stats["fps"] > 0
+        assert stats and stats["frames"] > 0 and (stats["fps"] is None or stats["fps"] > 0)
         assert "stream.mjpg" in httpx.get(base, timeout=2).text
         with httpx.stream("GET", f"{base}/stream.mjpg", timeout=5) as response:
             assert response.headers["content-type"].startswith("multipart/x-mixed-replace")

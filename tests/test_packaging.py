@@ -1,6 +1,7 @@
 """The package as users install it: quick to import, one top-level package in the wheel, the
 shipped model inside it, and one command line."""
 
+import importlib
 import importlib.util
 import os
 import shutil
@@ -19,10 +20,10 @@ HEAVY = ("keras", "tensorflow", "jax", "torch", "optuna", "matplotlib")
 PACKAGED_MODEL_PATTERNS = ("README.md", "*.json", "*.fer.zip")
 
 
-def _run_python(code):
+def _run_python(code, cwd=None):
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True, timeout=300)
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True,
+                          text=True, check=True, timeout=300)
 
 
 def test_importing_the_package_and_building_the_cli_load_no_heavy_library():
@@ -52,7 +53,30 @@ def test_search_is_a_subpackage_of_fer_estimator():
     import fer_estimator.search as search
 
     assert search.FERSearchCV.__module__ == "fer_estimator.search.searcher"
-    assert "search" not in sys.modules or sys.modules["search"] is not search
+    # From the checkout's root, where a top-level `search` package could be imported by mistake.
+    result = _run_python(
+        "import sys\n"
+        "import fer_estimator.search, fer_estimator.search.cli\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'search'))\n",
+        cwd=PROJECT_ROOT)
+    assert result.stdout.strip() == "[]"
+
+
+def test_only_search_of_the_checkout_joins_the_package():
+    """In a checkout, the top-level search/ folder is fer_estimator.search (as installed); the
+    checkout's other folders are not modules of the package: no second copy of fer_estimator."""
+    for name in ("fer_estimator.fer_estimator", "fer_estimator.scripts", "fer_estimator.tests"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(name)
+    if (PROJECT_ROOT / "search" / "__init__.py").is_file():
+        # Found without an editable install's finder too (a checkout run without installing).
+        result = _run_python(
+            "import sys\n"
+            "sys.meta_path[:] = [finder for finder in sys.meta_path\n"
+            "                    if 'editable' not in repr(finder).lower()]\n"
+            "import fer_estimator.search.cli\n"
+            "print(fer_estimator.search.__file__)\n")
+        assert result.stdout.strip() == str(PROJECT_ROOT / "search" / "__init__.py")
 
 
 @pytest.fixture(scope="module")

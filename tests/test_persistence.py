@@ -1,19 +1,22 @@
 """Saved pipelines: joblib round trips across processes and Keras backends, version records."""
 
+import hashlib
 import importlib.util
 import os
 import pickle
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import joblib
 import numpy as np
 import pytest
 
 from conftest import TINY_CNN
-from fer_estimator import FERClassifier, make_fer_pipeline
-from fer_estimator.persistence import dump_joblib
+from fer_estimator import FERClassifier, make_fer_pipeline, manifest, persistence
+from fer_estimator.manifest import UntrustedModelError
+from fer_estimator.persistence import dump_joblib, write_atomically
 
 
 def _run_python(code, **env):
@@ -97,3 +100,99 @@ def test_model_trained_under_jax_loads_and_predicts_under_this_backend(tmp_path,
     assert loaded.named_steps["cnn"]._saved_versions["keras_backend"] == "jax"
     np.testing.assert_allclose(loaded.predict_proba(np.load(tmp_path / "faces.npy")),
                                np.load(tmp_path / "proba.npy"), rtol=1e-4, atol=1e-5)
+
+
+class _Payload:
+    """Unpickling it creates the folder ``marker``: a harmless stand-in for an attacker's code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def _load_through_safe_format(path):
+    from fer_estimator.safe_format import load
+    return load(path)
+
+
+@pytest.mark.parametrize("load", [
+    lambda path: manifest.load_trusted_joblib(path),
+    # Passes once safe_format.load loads pickles through manifest.load_trusted_joblib.
+    _load_through_safe_format,
+], ids=["load_trusted_joblib", "fer_estimator.load"])
+def test_a_pickle_swapped_after_its_hash_check_is_never_unpickled(tmp_path, monkeypatch, load):
+    """The bytes whose SHA-256 is checked are the bytes unpickled: swapping the file after the
+    check (a time-of-check to time-of-use race) loads nothing of the new file."""
+    path, marker = tmp_path / "model.joblib", tmp_path / "payload-ran"
+    joblib.dump({"shipped": True}, path)
+    shipped = manifest.file_sha256(path)
+    monkeypatch.setattr(manifest, "read_manifest", lambda *args, **kwargs: {"m": shipped})
+    malicious = tmp_path / "malicious.joblib"
+    joblib.dump(_Payload(marker), malicious)
+
+    class SwapAfterHashing:
+        """hashlib as the manifest sees it: the file is replaced as soon as it is hashed."""
+
+        def sha256(self, *args):
+            digest = hashlib.sha256(*args)
+            hexdigest = digest.hexdigest
+
+            def hexdigest_then_swap():
+                os.replace(malicious, path)
+                return hexdigest()
+            return type("Digest", (), {"update": staticmethod(digest.update),
+                                       "hexdigest": staticmethod(hexdigest_then_swap)})()
+
+    monkeypatch.setattr(manifest, "hashlib", SwapAfterHashing())
+    try:
+        loaded = load(path)
+    except (UntrustedModelError, ValueError):
+        loaded = None  # refusing is safe too
+    assert not marker.exists()
+    assert loaded in ({"shipped": True}, None)
+    assert not malicious.exists()  # the swap did happen
+
+
+def test_load_trusted_joblib_needs_trust_or_a_shipped_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.joblib"
+    joblib.dump([1, 2], path)
+    monkeypatch.setattr(manifest, "read_manifest", lambda *args, **kwargs: {})
+    with pytest.raises(UntrustedModelError, match="trust=True"):
+        manifest.load_trusted_joblib(path)
+    assert manifest.load_trusted_joblib(path, trust=True) == [1, 2]
+    monkeypatch.setattr(manifest, "read_manifest",
+                        lambda *args, **kwargs: {"m": manifest.file_sha256(path)})
+    assert manifest.load_trusted_joblib(path) == [1, 2]
+    with pytest.raises(FileNotFoundError, match="no model file at"):
+        manifest.load_trusted_joblib(tmp_path / "none.joblib", trust=True)
+    (tmp_path / "text.joblib").write_text("not a pickle")
+    with pytest.raises(ValueError, match="text.joblib is not a readable joblib model file"):
+        manifest.load_trusted_joblib(tmp_path / "text.joblib", trust=True)
+
+
+def test_write_atomically_syncs_before_replacing_and_never_sets_the_umask(tmp_path, monkeypatch):
+    events = []
+    fsync, replace = os.fsync, os.replace
+
+    def record_fsync(descriptor):
+        events.append(("fsync", os.fstat(descriptor).st_ino))
+        fsync(descriptor)
+
+    def record_replace(source, target):
+        events.append(("replace", os.stat(source).st_ino))
+        replace(source, target)
+
+    def no_umask(mask):
+        raise AssertionError("os.umask sets the mask of every thread: read it once, at import")
+
+    monkeypatch.setattr(persistence.os, "fsync", record_fsync)
+    monkeypatch.setattr(persistence.os, "replace", record_replace)
+    monkeypatch.setattr(persistence.os, "umask", no_umask)
+    path = write_atomically(tmp_path / "report.json", lambda temp: Path(temp).write_text("{}"))
+
+    assert path.read_text() == "{}"
+    [(_, moved)] = [event for event in events if event[0] == "replace"]
+    assert events.index(("fsync", moved)) < events.index(("replace", moved))
+    assert path.stat().st_mode & 0o777 == 0o666 & ~persistence._UMASK

@@ -2,6 +2,8 @@
 
 import json
 import pickle
+import struct
+import warnings
 import zipfile
 
 import joblib
@@ -16,8 +18,10 @@ from sklearn.preprocessing import FunctionTransformer
 from conftest import TINY_CNN
 from fer_estimator import EMOTIONS, FacePipeline, FERClassifier, load, make_fer_pipeline, save
 from fer_estimator._paths import DEFAULT_MODEL_PATH, MODELS_DIR
+from fer_estimator._versions import check_saved_versions
 from fer_estimator.cli import main
 from fer_estimator.manifest import UntrustedModelError, file_sha256, read_manifest, write_manifest
+from fer_estimator import safe_format
 from fer_estimator.safe_format import DESCRIPTION_MEMBER, NETWORK_MEMBER, SafeFormatError
 from fer_estimator.variants import six_class_from_seven
 
@@ -96,22 +100,59 @@ def test_models_the_format_cannot_describe_are_refused_on_save(fitted, tmp_path)
     other = Pipeline([("scale", FunctionTransformer()), ("cnn", pipeline[-1])])
     with pytest.raises(SafeFormatError, match="dump_joblib"):
         save(other, tmp_path / "other.fer.zip")
-    with_callbacks = clone(pipeline).set_params(cnn__callbacks=[keras.callbacks.History()])
-    with pytest.raises(SafeFormatError, match="not fitted|callbacks"):
-        save(with_callbacks, tmp_path / "cb.fer.zip")
-    assert not list(tmp_path.iterdir())  # nothing half-written
+    with pytest.raises(SafeFormatError, match="PixelTransformer is not fitted"):
+        save(clone(pipeline), tmp_path / "unfitted.fer.zip")
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
-def _rewrite(source, target, description=None, network=None):
+@pytest.mark.parametrize("param, value, message", [
+    ("cnn__callbacks", lambda: [keras.callbacks.History()],
+     r"parameter callbacks=\[.*\] is a Python object"),
+    ("cnn__optimizer", lambda: keras.optimizers.Adam(),
+     r"FERClassifier parameter optimizer = .* is not a plain JSON value"),
+    ("cnn__class_weight", lambda: {0: object()},
+     r"FERClassifier parameter class_weight = .* is not a plain JSON value"),
+])
+def test_a_fitted_model_with_object_parameters_is_refused_on_save(fitted, tmp_path, param,
+                                                                  value, message):
+    # The fitted pipeline itself (a clone would stop at "not fitted" first), restored after.
+    pipeline = fitted[0]
+    before = pipeline.get_params()[param]
+    pipeline.set_params(**{param: value()})
+    try:
+        with pytest.raises(SafeFormatError, match=message):
+            save(pipeline, tmp_path / "model.fer.zip")
+    finally:
+        pipeline.set_params(**{param: before})
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_save_that_fails_while_writing_leaves_no_file(fitted, tmp_path, monkeypatch):
+    def fail(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(keras.Model, "save", fail)
+    with pytest.raises(OSError, match="disk full"):
+        save(fitted[0], tmp_path / "model.fer.zip")
+    assert not list(tmp_path.iterdir())  # neither the file nor its temporary file
+
+
+def _rewrite(source, target, description=None, network=None, raw_description=None,
+             members=None):
+    """A copy of the archive ``source`` with its description, network or members edited."""
     with zipfile.ZipFile(source) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
+        contents = {name: archive.read(name) for name in archive.namelist()}
     if description is not None:
-        members[DESCRIPTION_MEMBER] = json.dumps(description(json.loads(
-            members[DESCRIPTION_MEMBER])))
+        contents[DESCRIPTION_MEMBER] = json.dumps(description(json.loads(
+            contents[DESCRIPTION_MEMBER])))
+    if raw_description is not None:
+        contents[DESCRIPTION_MEMBER] = raw_description(contents[DESCRIPTION_MEMBER].decode())
     if network is not None:
-        members[NETWORK_MEMBER] = network
+        contents[NETWORK_MEMBER] = network
+    if members is not None:
+        contents = members(contents)
     with zipfile.ZipFile(target, "w") as archive:
-        for name, data in members.items():
+        for name, data in contents.items():
             archive.writestr(name, data)
     return target
 
@@ -138,11 +179,175 @@ def test_a_lambda_layer_in_the_network_is_refused(fitted, tmp_path):
         **d["steps"][1]["params"], "no_such": 1}}]}, r"unknown FERClassifier parameter"),
     (lambda d: {**d, "steps": [d["steps"][0], {**d["steps"][1], "classes": ["a", "b"]}]},
      "7 outputs for 2 classes"),
+    (lambda d: {**d, "versions": ["keras"]}, r"'versions' must map package names to version "
+                                             r"strings; it is \['keras'\]"),
+    (lambda d: {**d, "versions": {"keras": 3}}, r"'versions' must map .*\{'keras': 3\}"),
+    (lambda d: {**d, "pipeline": False}, "a bare classifier is exactly one step; the "
+                                         "description lists 2"),
+    (lambda d: {**d, "pipeline": "yes"}, "'pipeline' must be true or false"),
+    (lambda d: {**d, "steps": [d["steps"][0], {**d["steps"][1], "params": {
+        **d["steps"][1]["params"], "depth": "deep"}}]}, r"'depth' parameter of FERClassifier"),
+    (lambda d: {**d, "steps": [{**d["steps"][0], "fitted": [0.5, 0.25]}, d["steps"][1]]},
+     r"PixelTransformer's 'fitted' must be a table"),
+    (lambda d: {**d, "steps": [d["steps"][0], {**d["steps"][1], "fitted": {"history_": [1]}}]},
+     r"FERClassifier's 'history_' must be a table"),
 ])
 def test_a_tampered_description_is_refused(fitted, tmp_path, edit, message):
     path = save(fitted[0], tmp_path / "model.fer.zip")
     with pytest.raises(SafeFormatError, match=message):
         load(_rewrite(path, tmp_path / "tampered.fer.zip", description=edit))
+
+
+@pytest.mark.parametrize("saved", [["keras"], {"keras": 3}, {"keras": None}, None])
+def test_version_entries_that_are_not_strings_are_ignored_when_checked(saved):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_saved_versions(saved, "model")
+    with pytest.warns(UserWarning, match="keras 1.0"):
+        check_saved_versions({"keras": "1.0", "scikeras": 0}, "model")
+
+
+@pytest.mark.parametrize("depth", [40, 100_000])
+def test_a_deeply_nested_description_is_refused(fitted, tmp_path, depth):
+    path = save(fitted[0], tmp_path / "model.fer.zip")
+    tampered = _rewrite(path, tmp_path / "nested.fer.zip", raw_description=lambda text: (
+        text.replace("{", '{"deep": ' + "[" * depth + "]" * depth + ", ", 1)))
+    with pytest.raises(SafeFormatError, match="nested"):
+        load(tampered)
+
+
+def _with_builds_failing(monkeypatch):
+    def build(*args, **kwargs):
+        raise AssertionError("a network was built")
+
+    monkeypatch.setattr(FERClassifier, "_keras_build_fn", build)
+    monkeypatch.setattr("fer_estimator.classifier.build_vgg_cnn", build)
+
+
+def test_loading_builds_no_network_whatever_size_the_file_describes(fitted, tmp_path,
+                                                                    monkeypatch):
+    pipeline, X, _ = fitted
+    path = save(pipeline, tmp_path / "model.fer.zip")
+    # Built, these would ask for about 8 GB (two dense layers of 45000 units).
+    huge = _rewrite(path, tmp_path / "huge.fer.zip", description=lambda d: {
+        **d, "steps": [d["steps"][0], {**d["steps"][1], "params": {
+            **d["steps"][1]["params"], "dense_units": [45000, 45000], "base_filters": 4096}}]})
+    _with_builds_failing(monkeypatch)
+    loaded = load(huge)
+    assert loaded[-1].dense_units == (45000, 45000)
+    np.testing.assert_array_equal(loaded.predict_proba(X), pipeline.predict_proba(X))
+
+
+def test_loading_leaves_the_global_random_generators_alone(fitted, tmp_path):
+    pipeline = fitted[0]
+    assert pipeline[-1].random_state == 0  # which the description records
+    path = save(pipeline, tmp_path / "model.fer.zip")
+    np.random.seed(1)
+    expected = np.random.rand()
+    np.random.seed(1)
+    loaded = load(path)
+    assert np.random.rand() == expected
+    assert loaded[-1].random_state == 0 and loaded[-1].model is None
+
+
+def _network_file(folder, input_shape, outputs=len(EMOTIONS), conv_output=False):
+    inputs = keras.Input(input_shape)
+    if conv_output:  # one softmax per pixel: (None, height, width, outputs)
+        result = keras.layers.Conv2D(outputs, 1, activation="softmax")(inputs)
+    else:
+        result = keras.layers.Dense(outputs, activation="softmax")(
+            keras.layers.GlobalAveragePooling2D()(inputs))
+    path = folder / "network.keras"
+    keras.Model(inputs, result).save(path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("input_shape, message", [
+    ((None, None, 1), r"input shape \(None, None, None, 1\)"),
+    ((2048, 48, 1), r"input shape \(None, 2048, 48, 1\)"),
+    ((48, 48, 5), r"input shape \(None, 48, 48, 5\)"),
+])
+def test_a_network_of_an_unusable_input_shape_is_refused(fitted, tmp_path, input_shape,
+                                                         message):
+    path = save(fitted[0], tmp_path / "model.fer.zip")
+    tampered = _rewrite(path, tmp_path / "shape.fer.zip",
+                        network=_network_file(tmp_path, input_shape))
+    with pytest.raises(SafeFormatError, match=message):
+        load(tampered)
+
+
+def test_a_network_of_another_output_shape_is_refused(fitted, tmp_path):
+    path = save(fitted[0], tmp_path / "model.fer.zip")
+    tampered = _rewrite(path, tmp_path / "outputs.fer.zip",
+                        network=_network_file(tmp_path, (48, 48, 1), conv_output=True))
+    with pytest.raises(SafeFormatError, match=r"output shape \(None, 48, 48, 7\)"):
+        load(tampered)
+
+
+def test_an_absurd_number_of_classes_is_refused(fitted, tmp_path):
+    path = save(fitted[0], tmp_path / "model.fer.zip")
+    classes = [f"class{index:04d}" for index in range(1001)]
+    tampered = _rewrite(
+        path, tmp_path / "classes.fer.zip",
+        description=lambda d: {**d, "steps": [d["steps"][0], {**d["steps"][1],
+                                                              "classes": classes}]},
+        network=_network_file(tmp_path, (48, 48, 1), outputs=len(classes)))
+    with pytest.raises(SafeFormatError, match="1001 classes; a model has 2 to 1000"):
+        load(tampered)
+
+
+def _patch_headers(path, name, flag_bits=0, method=None):
+    """Set bits of the general-purpose flags (and the compression method) of member ``name``
+    in both its local header and its central directory entry."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        local, start_dir = archive.getinfo(name).header_offset, archive.start_dir
+    central = data.find(b"PK\x01\x02", start_dir)  # the central directory's first entry
+    while data[central + 46:central + 46 + struct.unpack_from("<H", data, central + 28)[0]] \
+            != name.encode():
+        central = data.find(b"PK\x01\x02", central + 4)
+    for flags_at, method_at in [(local + 6, local + 8), (central + 8, central + 10)]:
+        struct.pack_into("<H", data, flags_at, struct.unpack_from("<H", data, flags_at)[0]
+                         | flag_bits)
+        if method is not None:
+            struct.pack_into("<H", data, method_at, method)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("member", [DESCRIPTION_MEMBER, NETWORK_MEMBER])
+@pytest.mark.parametrize("patch, message", [
+    ({"flag_bits": 0x1}, "is encrypted"),
+    ({"method": 99}, "uses compression method 99"),
+])
+def test_an_encrypted_or_strangely_compressed_member_is_refused(fitted, tmp_path, member,
+                                                                patch, message):
+    path = save(fitted[0], tmp_path / "model.fer.zip")
+    tampered = _patch_headers(_rewrite(path, tmp_path / "patched.fer.zip"), member, **patch)
+    with pytest.raises(SafeFormatError, match=f"{member} {message}"):
+        load(tampered)
+
+
+def test_a_network_member_that_expands_too_much_is_refused(fitted, tmp_path):
+    path = save(fitted[0], tmp_path / "model.fer.zip")
+    bomb = tmp_path / "bomb.fer.zip"
+    with zipfile.ZipFile(path) as source, \
+            zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as target:
+        target.writestr(DESCRIPTION_MEMBER, source.read(DESCRIPTION_MEMBER))
+        with target.open(NETWORK_MEMBER, "w") as network:
+            for _ in range(8):
+                network.write(bytes(1 << 20))  # 8 MiB of zeros in about 8 KB
+    with pytest.raises(SafeFormatError, match=r"network\.keras expands \d+ times"):
+        load(bomb)
+
+
+def test_networks_larger_than_the_cap_are_refused(fitted, tmp_path, monkeypatch):
+    assert safe_format._MAX_NETWORK_BYTES <= 256 << 20
+    path = save(fitted[0], tmp_path / "model.fer.zip")
+    monkeypatch.setattr(safe_format, "_MAX_NETWORK_BYTES", 1000)
+    with pytest.raises(SafeFormatError, match=r"the networks expand to \d+ bytes, more than "
+                                              r"1000"):
+        load(path)
 
 
 def test_a_zip_that_is_not_a_model_is_refused(tmp_path):

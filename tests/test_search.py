@@ -7,18 +7,17 @@ import keras
 import numpy as np
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution, IntDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
+from conftest import MICRO_CNN
 from fer_estimator.pipeline import make_fer_pipeline
-from fer_estimator.presets import MICRO
 from fer_estimator.search import (FERSearchCV, StorageUnavailableError, default_search_space,
                     distribution_from_spec, open_storage, summary_table, trial_counts)
 from fer_estimator.search.storage import describe_storage
 from fer_estimator.synthetic import make_synthetic_faces
 
 # One or two epochs of a network with a few thousand weights: each fit takes seconds.
-MICRO_CNN = MICRO
 SPACE = {"dropout": FloatDistribution(0.0, 0.5),
          "learning_rate": FloatDistribution(1e-3, 1e-2, log=True)}
 
@@ -232,3 +231,127 @@ def test_distribution_from_spec():
 
 def test_describe_storage_hides_the_password():
     assert describe_storage("postgresql://u:pw@db:5432/x") == "postgresql://u:***@db:5432/x"
+
+
+def test_tuned_epochs_keep_one_step_per_fold_and_epoch(tmp_path, faces, monkeypatch):
+    # Steps are fold * stride + epoch with one stride for every trial, the most epochs the space
+    # allows: an epochs=1 trial's second fold reports at step 2, where an epochs=2 trial's
+    # second fold starts, so the pruner compares the same fold and epoch.
+    from fer_estimator.search import searcher
+
+    X, y = faces
+    seen = []
+    make_pruner = searcher.make_pruner
+    monkeypatch.setattr(searcher, "make_pruner", lambda pruner, *, n_steps: (
+        seen.append(n_steps) or make_pruner(pruner, n_steps=n_steps)))
+    search = FERSearchCV(
+        make_fer_pipeline(**MICRO_CNN), {"epochs": CategoricalDistribution([1, 2])},
+        storage=f"sqlite:///{tmp_path / 's.db'}", cv=2, n_trials=2, refit=False,
+        sampler=optuna.samplers.GridSampler({"epochs": [1, 2]}, seed=0),
+        pruner=PruneAtStep(99)).fit(X, y)
+
+    steps = {trial.params["epochs"]: set(trial.intermediate_values)
+             for trial in search.study_.trials}
+    assert steps == {1: {0, 2}, 2: {0, 1, 2, 3}}
+    assert seen == [4]  # 2 folds of at most 2 epochs
+
+
+def test_a_storage_object_without_heartbeats_is_not_waited_on(tmp_path, faces):
+    # A trial left RUNNING by a dead worker never ends without heartbeats: waiting for it (as
+    # fit did when heartbeat_interval was left at its default) would never return.
+    X, y = faces
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 's.db'}")
+    study = optuna.create_study(study_name="abandoned", storage=storage, direction="maximize")
+    study.ask()  # its worker died before telling
+    start = time.monotonic()
+    with pytest.warns(RuntimeWarning, match="no completed trial"):
+        _search(tmp_path, n_trials=1, storage=storage, study_name="abandoned", refit=False,
+                timeout=20).fit(X, y)
+    assert time.monotonic() - start < 10
+
+
+def test_heartbeat_options_given_with_a_storage_object_warn(tmp_path, faces):
+    X, y = faces
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 's.db'}")
+    optuna.create_study(study_name="given", storage=storage, direction="maximize").ask()
+    with pytest.warns(UserWarning, match=r"heartbeat_interval=10 and max_retry=5 are ignored"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # no completed trial
+            _search(tmp_path, n_trials=1, storage=storage, study_name="given", refit=False,
+                    heartbeat_interval=10, max_retry=5, timeout=20).fit(X, y)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"heartbeat_interval": 0}, "heartbeat_interval must be None or a positive int, got 0"),
+    ({"grace_period": -1}, "grace_period must be None or a positive int, got -1"),
+    ({"max_retry": -1}, "max_retry must be None or a non-negative int, got -1"),
+])
+def test_open_storage_rejects_bad_heartbeat_options_without_blaming_the_storage(
+        tmp_path, options, message):
+    with pytest.raises(ValueError, match=message) as error:
+        open_storage(f"sqlite:///{tmp_path / 'new' / 's.db'}", **options)
+    assert not isinstance(error.value, StorageUnavailableError)
+    assert not (tmp_path / "new").exists()
+
+
+def test_classes_are_counted_in_the_cross_validation_sample(tmp_path, faces):
+    X, y = faces
+    y = y.copy()
+    y[np.flatnonzero(y == 6)[3:]] = 0  # class 6 keeps 3 rows: enough for 3 folds, not half
+    with pytest.raises(ValueError, match=r"class\(es\) \[6\] have fewer samples than cv=3 "
+                                         r"folds in the cross-validation sample"):
+        _search(tmp_path, cv=3, subsample=0.5, n_trials=1, pruner=PruneAtStep(0),
+                refit=False).fit(X, y)
+    assert not (tmp_path / "study.db").exists()
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"depth": IntDistribution(0, 2)}, r"search space entry 'depth' allows 0.*'depth' "
+                                       r"parameter of FERClassifier"),
+    ({"class_weight": CategoricalDistribution(["balanced", "balance"])},
+     r"search space entry 'class_weight' allows 'balance'"),
+    ({"epochs": CategoricalDistribution([1, 2])}, r"allows 1.*'warmup_epochs'"),
+])
+def test_a_space_allowing_an_invalid_value_fails_before_training(tmp_path, faces, space,
+                                                                 message):
+    X, y = faces
+    # A cosine schedule's warm-up must end before the last epoch: epochs=1 is invalid here.
+    cnn = {**MICRO_CNN, "lr_schedule": "cosine", "warmup_epochs": 1.0}
+    search = FERSearchCV(make_fer_pipeline(**cnn), space,
+                         storage=f"sqlite:///{tmp_path / 'study.db'}")
+    with pytest.raises(ValueError, match=message):
+        search.fit(X, y)
+    assert not (tmp_path / "study.db").exists()
+
+
+def test_an_invalid_combination_fails_its_trial_and_the_worker_goes_on(tmp_path, faces):
+    # epochs=1 and warmup_epochs=1.0 are valid alone, not together (a cosine schedule's
+    # warm-up ends before the last epoch).
+    X, y = faces
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.create_study(study_name="combos", storage=url, direction="maximize").enqueue_trial(
+        {"epochs": 1, "warmup_epochs": 1.0})  # the first trial samples that combination
+    space = {"epochs": CategoricalDistribution([1, 2]),
+             "warmup_epochs": CategoricalDistribution([0.0, 1.0])}
+    search = FERSearchCV(make_fer_pipeline(**MICRO_CNN, lr_schedule="cosine"), space, cv=2,
+                         n_trials=2, storage=url, study_name="combos", pruner="none",
+                         refit=False, sampler=optuna.samplers.GridSampler(
+                             {"epochs": [2], "warmup_epochs": [0.0, 1.0]}, seed=0))
+    search.fit(X, y)
+
+    first, *others = search.study_.trials
+    assert first.state == TrialState.FAIL
+    assert "'warmup_epochs' parameter of FERClassifier" in first.user_attrs["fail_reason"]
+    assert [trial.state for trial in others] == [TrialState.COMPLETE] * 2
+
+
+def test_a_space_of_invalid_combinations_only_stops_the_worker(tmp_path, faces):
+    X, y = faces
+    space = {"epochs": CategoricalDistribution([1]),
+             "warmup_epochs": CategoricalDistribution([1.0])}
+    search = FERSearchCV(make_fer_pipeline(**MICRO_CNN, lr_schedule="cosine"), space, cv=2,
+                         n_trials=1,
+                         storage=f"sqlite:///{tmp_path / 's.db'}", pruner="none")
+    with pytest.raises(ValueError, match=r"the last 10 trials of this worker had invalid "
+                                         r"parameters.*'warmup_epochs'"):
+        search.fit(X, y)

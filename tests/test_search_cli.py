@@ -3,10 +3,20 @@ run on synthetic faces, and bad options."""
 
 import json
 
+import pytest
+
 from fer_estimator import load
+from fer_estimator.cli import main as fer_estimator_main
 from fer_estimator.search.cli import main
 
 MICRO_SETTINGS = ["--preset", "micro", "--epochs", "2"]
+
+
+def _short_run(tmp_path):
+    """Options of a run that ends in seconds should a check below it let it start."""
+    return ["--synthetic", "--max-rows", "140", "--n-trials", "1", "--cv", "2", "--pruner",
+            "none", "--no-refit", "--quiet", "--storage", f"sqlite:///{tmp_path / 'studies.db'}",
+            *MICRO_SETTINGS]
 
 
 def test_run_saves_model_report_and_plots(tmp_path, capsys):
@@ -46,4 +56,34 @@ def test_bad_space_exits_with_a_message_before_training(tmp_path, capsys):
                    "--space", '{"droput": {"low": 0.0, "high": 0.5}}'])
     assert status == 2
     assert "unknown parameter name(s) ['droput']" in capsys.readouterr().err
+    assert not (tmp_path / "studies.db").exists()
+
+
+def test_a_bad_param_value_fails_before_the_study_is_created(tmp_path, capsys):
+    # A typo in a value (not a name) once created the study, recorded its settings and failed
+    # its first trial: the corrected rerun was then refused as "other settings".
+    status = main([*_short_run(tmp_path), "--param", "class_weight=balance"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "'class_weight' parameter of FERClassifier" in err and "'balance'" in err
+    assert not (tmp_path / "studies.db").exists()
+
+
+@pytest.mark.parametrize("option", ["--tune-base-filters", "--tune-batch-size"])
+def test_tune_options_are_refused_with_a_space_of_ones_own(tmp_path, capsys, option):
+    status = main([*_short_run(tmp_path), "--space", '{"dropout": [0.1]}', option])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert option in err and "--space" in err
+    assert not (tmp_path / "studies.db").exists()
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--n-trials", "0"), ("--cv", "1"), ("--heartbeat-interval", "0"), ("--max-retry", "-1")])
+def test_bad_numbers_are_usage_errors_naming_the_option(tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as exit_:
+        fer_estimator_main(["search", *_short_run(tmp_path), option, value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and "cannot open" not in err
     assert not (tmp_path / "studies.db").exists()

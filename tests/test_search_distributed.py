@@ -24,7 +24,8 @@ import sys, warnings
 from fer_estimator.pipeline import make_fer_pipeline
 from fer_estimator.synthetic import make_synthetic_faces
 from fer_estimator.search import FERSearchCV
-from test_search import MICRO_CNN, SPACE, PruneAtStep
+from conftest import MICRO_CNN
+from test_search import SPACE, PruneAtStep
 
 storage, study_name, n_trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
 X, y = make_synthetic_faces(140, random_state=1)

@@ -63,3 +63,14 @@ def test_median_by_name_prunes_from_the_first_epoch():
 ])
 def test_pruners_by_name(name, kind):
     assert isinstance(make_pruner(name, n_steps=6), kind)
+
+
+def test_only_completed_trials_make_the_median():
+    # Optuna's percentile pruners count COMPLETE trials only: pruned trials were stopped for
+    # being poor, and counting them would drag the median down until nothing is pruned.
+    study = _study_with([[0.50], [0.52], [0.54]])
+    for value in (0.10, 0.12, 0.14, 0.16):
+        study.add_trial(create_trial(
+            state=TrialState.PRUNED, params={"x": 0.5},
+            distributions={"x": FloatDistribution(0, 1)}, intermediate_values={0: value}))
+    assert SameStepMedianPruner().prune(study, _running([0.40]))  # median 0.52, not 0.16

@@ -13,7 +13,8 @@ from fer_estimator.search.cli import main
 from fer_estimator.search.storage import describe_storage, redact_urls
 from fer_estimator.search.study import CONTEXT_ATTR, StudyMismatchError
 from fer_estimator.synthetic import make_synthetic_faces
-from test_search import MICRO_CNN, SPACE, PruneAtStep
+from conftest import MICRO_CNN
+from test_search import SPACE, PruneAtStep
 from test_search_cli import MICRO_SETTINGS
 
 
@@ -99,3 +100,18 @@ def test_redact_urls():
         "at mysql+pymysql://u:***@h/db and sqlite:///x.db"
     assert describe_storage("postgresql://u:pw@h:bad/x") == "postgresql://u:***@h:bad/x"
     assert redact_urls("no url here") == "no url here"
+
+
+@pytest.mark.parametrize("storage", [None, "object"])
+def test_a_refused_study_names_its_storage(tmp_path, monkeypatch, faces, storage):
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite:///studies/fer-search.db"  # the default storage, under the working directory
+    (tmp_path / "studies").mkdir()
+    if storage == "object":
+        storage = optuna.storages.RDBStorage(url)
+    optuna.create_study(study_name="guarded", storage=url, direction="maximize").set_user_attr(
+        CONTEXT_ATTR, {"data": {"rows": 1}})
+    X, y = faces
+    with pytest.raises(StudyMismatchError, match="study 'guarded' in sqlite:///studies/"
+                                                 "fer-search.db was run on other data"):
+        _quick_search(storage).fit(X, y)

@@ -1,10 +1,15 @@
 """``fer-estimator serve``'s app, through FastAPI's test client, with a dummy model."""
 
+import http.server
 import io
+import struct
+import threading
+import zlib
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from skimage import data
 from sklearn.dummy import DummyClassifier
 
@@ -14,6 +19,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from fer_estimator.labels import EMOTIONS  # noqa: E402
 from fer_estimator.serve.app import create_app  # noqa: E402
+
+from conftest import load_script  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +105,129 @@ def test_too_many_pixels_is_refused_before_decoding(client):
     response = client.post("/predict", content=png.tobytes(), headers={"content-type": "image/png"})
     assert response.status_code == 413
     assert "2000x1000 = 2,000,000 pixels; the limit is 1,000,000" in response.json()["detail"]
+
+
+def png_header(width, height):
+    """A PNG declaring ``width`` x ``height`` gray pixels with no image data: valid chunk CRCs,
+    a few dozen bytes."""
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+
+    gray_8_bits = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", gray_8_bits) + chunk(b"IDAT", zlib.compress(b""))
+            + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Fail the test if OpenCV is asked to decode anything."""
+    def imdecode(*args):
+        raise AssertionError("cv2.imdecode was called: the header check let the image through")
+
+    monkeypatch.setattr(cv2, "imdecode", imdecode)
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(client, no_decoding):
+    # 400 million pixels in 70 bytes: Pillow refuses to open it (DecompressionBombError).
+    response = client.post("/predict", content=png_header(20000, 20000),
+                           headers={"content-type": "image/png"})
+    assert response.status_code == 413
+    assert "400,000,000 pixels; the limit is 1,000,000" in response.json()["detail"]
+
+
+def test_a_format_without_a_readable_header_is_refused_before_decoding(client, no_decoding):
+    ok, hdr = cv2.imencode(".hdr", np.zeros((8, 8, 3), np.float32))  # Radiance: OpenCV only
+    response = client.post("/predict", content=hdr.tobytes(), headers={"content-type": "image/png"})
+    assert response.status_code == 400
+    assert "JPEG, PNG, WebP, BMP, TIFF" in response.json()["detail"]
+    buffer = io.BytesIO()  # a format that Pillow reads but serve does not take
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(buffer, format="GIF")
+    response = client.post("/predict", content=buffer.getvalue(),
+                           headers={"content-type": "image/gif"})
+    assert response.status_code == 400
+    assert "it is GIF" in response.json()["detail"]
+
+
+def test_sizes_that_opencv_refuses_are_a_json_413(dummy):
+    # Allowed by a generous --max-pixels: a BMP 2,000,000 pixels wide (OpenCV decodes at most
+    # 2**20), and 40000x40000 = 1.6e9 pixels (over OpenCV's 2**30).
+    ok, bmp = cv2.imencode(".bmp", np.zeros((1, 4), np.uint8))
+    wide = bytearray(bmp.tobytes())
+    wide[18:22] = struct.pack("<i", 2_000_000)  # the width in the BMP's info header
+    with TestClient(create_app(dummy, max_pixels=2_000_000_000)) as generous:
+        response = generous.post("/predict", content=bytes(wide),
+                                 headers={"content-type": "image/bmp"})
+        assert response.status_code == 413
+        assert "2000000x1 = 2,000,000 pixels: more than OpenCV decodes" in response.json()["detail"]
+        response = generous.post("/predict", content=png_header(40000, 40000),
+                                 headers={"content-type": "image/png"})
+        assert response.status_code == 413
+        # Pillow reads no header over 2 * Image.MAX_IMAGE_PIXELS: the most that can be checked.
+        assert "1,600,000,000 pixels; the limit is 178,956,970" in response.json()["detail"]
+
+
+def npy_header(descr, shape, data=b""):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False,
+                                                  "shape": shape})
+    return buffer.getvalue() + data
+
+
+@pytest.mark.parametrize("body, status, words", [
+    (npy_header("|u1", (100_000_000, 48, 48), b"\0" * 100), 413,
+     "100,000,000 faces; at most 256"),
+    (npy_header("<f4", (2, 48, 48), b"\0" * 2 * 48 * 48 * 4), 400, "must be uint8, got float32"),
+    (npy_header("|u1", (2, 48, 48), b"\0" * 100), 400, "holds 100 bytes of pixels"),
+    (npy_header("|u1", (2, 48, 48), b"\0" * (2 * 48 * 48 + 1)), 400, "holds 4,609 bytes"),
+    (npy_header("|u1", (2, 32, 32), b"\0" * 2 * 32 * 32), 400, "got (2, 32, 32)"),
+    (npy_header("|u1", (0, 48, 48)), 400, "n >= 1"),
+    (b"\x93NUMPY\x01\x00\xff\x00{'descr'", 400, "not a readable .npy"),
+], ids=["too-many-faces", "float32", "too-few-bytes", "too-many-bytes", "32x32", "no-faces",
+        "broken-header"])
+def test_a_npy_header_is_checked_before_its_array_is_read(client, body, status, words):
+    response = client.post("/predict/crops", content=body,
+                           headers={"content-type": "application/x-npy"})
+    assert response.status_code == status, response.text
+    assert words in response.json()["detail"]
+
+
+def test_a_strip_of_faces_is_checked_for_width_then_for_its_number_of_faces(client, no_decoding):
+    ok, wide = cv2.imencode(".png", np.zeros((600, 1000), np.uint8))
+    response = client.post("/predict/crops", content=wide.tobytes(),
+                           headers={"content-type": "image/png"})
+    assert response.status_code == 400
+    assert "must be 48 pixels wide" in response.json()["detail"]
+    ok, tall = cv2.imencode(".png", np.zeros((300 * 48, 48), np.uint8))
+    response = client.post("/predict/crops", content=tall.tobytes(),
+                           headers={"content-type": "image/png"})
+    assert response.status_code == 413
+    assert "holds 300 faces; at most 256" in response.json()["detail"]
+
+
+def test_bench_serve_counts_an_unexpected_answer_as_an_error():
+    class NotJson(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the name http.server calls
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b"<html>a proxy's page</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotJson)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/predict"
+        status, seconds, faces = load_script("bench_serve").post(url, b"jpeg", timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (status, faces) == (200, None) and seconds > 0
 
 
 def test_a_chunked_body_is_counted_as_it_arrives(client):

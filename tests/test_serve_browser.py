@@ -14,6 +14,7 @@ import shutil
 import socket
 import threading
 import time
+from importlib.resources import files
 
 import cv2
 import joblib
@@ -38,7 +39,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from fer_estimator.serve.app import create_app  # noqa: E402
-from fer_estimator.serve.commands import serve_in_thread  # noqa: E402
+from fer_estimator.serve.commands import free_port, serve_in_thread  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -68,9 +69,7 @@ def server(tmp_path_factory):
         model = load(DEFAULT_MODEL_PATH)
     else:
         model = DummyClassifier().fit(np.zeros((7, 48, 48), np.uint8), list(range(7)))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     stop = serve_in_thread(create_app(model), "127.0.0.1", port)
     yield f"http://127.0.0.1:{port}/"
     stop()
@@ -166,6 +165,29 @@ def test_a_file_that_is_no_image_shows_the_servers_error(server, browser, tmp_pa
     assert status.get_attribute("class") == "error"
 
 
+def test_an_answer_that_is_not_json_shows_its_status(browser, tmp_path):
+    """A proxy's or a crashed server's plain-text error reaches the page as its status line."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse, PlainTextResponse
+
+    app = FastAPI()
+    page = (files("fer_estimator.serve") / "page.html").read_text(encoding="utf-8")
+    app.get("/", response_class=HTMLResponse)(lambda: page)
+    app.post("/predict")(lambda: PlainTextResponse("Internal Server Error", status_code=500))
+    port = free_port()
+    stop = serve_in_thread(app, "127.0.0.1", port)
+    try:
+        photo = tmp_path / "photo.jpg"
+        cv2.imwrite(str(photo), data.astronaut()[:, :, ::-1])
+        browser.get(f"http://127.0.0.1:{port}/")
+        browser.find_element(By.ID, "file").send_keys(str(photo))
+        status = _wait_for_status(browser, lambda text: not text.startswith("Finding"))
+        assert "500 Internal Server Error" in status.text
+        assert status.get_attribute("class") == "error"
+    finally:
+        stop()
+
+
 def test_the_live_page_shows_the_stream_and_its_frame_rate(browser, tmp_path):
     model = tmp_path / "dummy.joblib"
     joblib.dump(DummyClassifier().fit(np.zeros((7, 48, 48), np.uint8), list(range(7))), model)
@@ -174,9 +196,7 @@ def test_the_live_page_shows_the_stream_and_its_frame_rate(browser, tmp_path):
     for _ in range(40):  # 4 s at its own frame rate
         writer.write(cv2.resize(data.astronaut()[:, :, ::-1], (320, 320)))
     writer.release()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     live = threading.Thread(target=main, args=(["live", str(video), "--model", str(model),
                                                 "--trust-model", "--serve", "--port", str(port)],))
     live.start()

@@ -3,7 +3,8 @@
 Every input that fails (unreadable, truncated, too large, an OpenCV error) is reported with its
 reason and skipped; the results of every good input are still written to JSON and CSV, even when
 the run stops on an unexpected error; annotated copies mirror the inputs' relative paths, so two
-inputs never write the same file.
+inputs never write the same file, and no annotated copy replaces an input (``--out`` may be the
+inputs' own folder).
 """
 
 import os
@@ -50,7 +51,8 @@ class AnnotatedNames:
     ``b/IMG_1.jpg`` become ``out/a/IMG_1.jpg`` and ``out/b/IMG_1.jpg``); video frames are
     ``<stem>_frame<NNNNNN>.jpg``, with the video's suffix in the name when two videos share a
     stem (``clip_avi_frame000000.jpg``, ``clip_mp4_frame000000.jpg``). Any remaining clash
-    (the same file given twice) gets ``-2``, ``-3``... before the suffix.
+    (the same file given twice, or ``out_dir`` being the inputs' folder, where a copy would
+    replace its input) gets ``-2``, ``-3``... before the suffix.
     """
 
     def __init__(self, out_dir, sources):
@@ -61,7 +63,8 @@ class AnnotatedNames:
         video_stems = Counter(self._relative(path).with_suffix("") for path in files
                               if is_video_path(path))
         self._shared_stems = {stem for stem, count in video_stems.items() if count > 1}
-        self._used = set()
+        # Resolved paths taken: the inputs themselves, then every copy written.
+        self._used = {path.resolve() for path in files}
 
     def _relative(self, path):
         if self._root is None or not isinstance(path, Path):
@@ -81,10 +84,10 @@ class AnnotatedNames:
             name = f"{stem}_frame{frame:06d}.jpg"
         candidate = self.out_dir / relative.parent / name
         unique, number = candidate, 1
-        while unique in self._used:
+        while unique.resolve() in self._used:
             number += 1
             unique = candidate.with_name(f"{candidate.stem}-{number}{candidate.suffix}")
-        self._used.add(unique)
+        self._used.add(unique.resolve())
         return unique
 
 
@@ -100,7 +103,8 @@ def predict_batch(pipeline, sources, iter_source, *, out=None, json_path=None, c
     iter_source : callable
         ``iter_source(source)`` yields ``(ImageFaces, bgr)`` for each image or frame.
     out : Path, optional
-        A folder for annotated copies; or a file name when there is a single still image.
+        A folder for annotated copies; or a file name (with an image suffix) when there is a
+        single still image, other than that image.
     json_path, csv_path : Path, optional
         Where the results of all good inputs go; written even when the run stops early.
     log : callable, optional
@@ -112,10 +116,15 @@ def predict_batch(pipeline, sources, iter_source, *, out=None, json_path=None, c
     -------
     int
         The number of inputs skipped.
+
+    Raises
+    ------
+    ValueError
+        Before any input is read: ``out`` names an image file but there are several inputs or
+        a video, or ``out`` is the single input itself (nothing is overwritten).
     """
     log = log or _log_to_stderr
-    single_out = (out is not None and out.suffix.lower() in IMAGE_SUFFIXES
-                  and len(sources) == 1 and not is_video_path(sources[0]))
+    single_out = out_is_a_file(out, sources)
     names = None if out is None or single_out else AnnotatedNames(out, sources)
     if names is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -137,6 +146,31 @@ def predict_batch(pipeline, sources, iter_source, *, out=None, json_path=None, c
         # Whatever stopped the run, the good inputs' results are saved.
         save_results(FaceResults(results, pipeline.class_names()), json_path, csv_path)
     return skipped
+
+
+def out_is_a_file(out, sources):
+    """Whether ``out`` (Path or None) names the annotated copy of a single still image, not a
+    folder: it has an image suffix.
+
+    Raises
+    ------
+    ValueError
+        ``out`` has an image suffix but there are several sources or a video, or it is the
+        single source itself.
+    """
+    if out is None or out.suffix.lower() not in IMAGE_SUFFIXES:
+        return False
+    if len(sources) != 1:
+        raise ValueError(f"--out {out} names a file but there are {len(sources)} inputs: give "
+                         f"a folder (a name without an image suffix)")
+    if is_video_path(sources[0]):
+        raise ValueError(f"--out {out} names a file but {sources[0]} is a video, one annotated "
+                         f"image per frame: give a folder (a name without an image suffix)")
+    source = sources[0]
+    if isinstance(source, Path) and out.resolve() == source.resolve():
+        raise ValueError(f"--out {out} is the input itself: the annotated copy would overwrite "
+                         f"it; give another file name or a folder")
+    return True
 
 
 def save_results(results, json_path=None, csv_path=None):

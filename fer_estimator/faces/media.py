@@ -1,7 +1,10 @@
 """Reading images and videos as validated BGR arrays, and writing images."""
 
+import io
+import math
 import os
 import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -14,14 +17,35 @@ from ..persistence import write_atomically
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
+# The formats of IMAGE_SUFFIXES by Pillow's names (MPO: a phone camera's JPEG holding a second
+# image), for read_header(strict=True).
+IMAGE_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP",
+                 "TIFF": "TIFF"}
 # Largest image (width x height) decoded by default: Pillow's decompression-bomb limit
 # (Image.MAX_IMAGE_PIXELS, about 89 megapixels, 0.25 GB as 3-channel uint8). A few hundred
 # kilobytes of PNG can declare 20000x20000 pixels (1.2 GB decoded, several GB while decoding).
 DEFAULT_MAX_PIXELS = 89_478_485
+# warnings.catch_warnings changes the process's filters: one header probe at a time, so that
+# probes in several threads (serve) cannot leave each other's filter installed.
+_PROBE_LOCK = threading.Lock()
 
 
 class ImageTooLargeError(ValueError):
-    """An image or video frame has more pixels than the ``max_pixels`` limit allows."""
+    """An image or video frame has more pixels than the ``max_pixels`` limit allows.
+
+    Attributes
+    ----------
+    size : str
+        The image's size, e.g. ``"640x480 = 307,200 pixels"`` (only the pixel count when the
+        header gave no more).
+    max_pixels : int
+        The limit it passes.
+    """
+
+    def __init__(self, message, size=None, max_pixels=None):
+        super().__init__(message)
+        self.size = size
+        self.max_pixels = max_pixels
 
 
 def to_bgr(image, rgb=False, name="image"):
@@ -77,31 +101,78 @@ def _check_pixels(path, what, pixels, max_pixels):
         raise ImageTooLargeError(
             f"{path}: {what}, more than the limit of {max_pixels:,} (a decompression-bomb "
             f"guard); raise it with max_pixels= (--max-pixels on the command line) if you "
-            f"trust this image")
+            f"trust this image", size=what, max_pixels=max_pixels)
 
 
-def _check_header(path, max_pixels):
-    """Check the pixel count an image file's header declares, without decoding the pixels.
+def read_header(source, max_pixels=DEFAULT_MAX_PIXELS, *, strict=False, name=None):
+    """Width, height and format that an image's header declares, read without decoding pixels.
 
-    Formats Pillow cannot identify pass unchecked here: :func:`read_image` checks them once
-    decoded.
+    Parameters
+    ----------
+    source : str, path-like or bytes
+        An image file, or the bytes of one.
+    max_pixels : int or None, default=DEFAULT_MAX_PIXELS
+        Refuse a header declaring more pixels (width x height); None: no limit.
+    strict : bool, default=False
+        Refuse an image whose header Pillow cannot read, or whose format is not one of
+        :data:`IMAGE_FORMATS` (JPEG, PNG, WebP, BMP, TIFF), and one larger than Pillow opens
+        (``2 * PIL.Image.MAX_IMAGE_PIXELS``, about 179 megapixels) whatever ``max_pixels``
+        says: nothing then reaches a decoder unchecked. Otherwise these return None, for the
+        caller to check the decoded image (as :func:`read_image` does).
+    name : str, optional
+        What to call the image in errors (default: the path, or "the data" for bytes).
+
+    Returns
+    -------
+    (width, height, format) or None
+        ``format`` is Pillow's name of it (``"PNG"``, ``"JPEG"``, ...).
+
+    Raises
+    ------
+    ImageTooLargeError
+        More than ``max_pixels`` pixels.
+    ValueError
+        With ``strict=True``: an unreadable header or another format.
     """
+    data = isinstance(source, (bytes, bytearray, memoryview))
+    label = name if name is not None else ("the data" if data else str(source))
     try:
-        with warnings.catch_warnings():
-            # Pillow's own guard warns from 89 MP and raises from 179 MP (max_pixels decides),
-            # and it warns about damaged metadata, which is no concern of a size probe.
+        with _PROBE_LOCK, warnings.catch_warnings():
+            # Pillow's own guard warns from 89 MP (it raises from 179 MP, below), and it warns
+            # about damaged metadata, which is no concern of a size probe.
             warnings.simplefilter("ignore")
-            with Image.open(path) as image:
-                width, height = image.size
+            with Image.open(io.BytesIO(source) if data else source) as image:
+                (width, height), found = image.size, image.format
     except Image.DecompressionBombError as error:
-        found = re.search(r"\((\d+) pixels\)", str(error))
-        if found:
-            _check_pixels(path, f"{int(found.group(1)):,} pixels", int(found.group(1)),
-                          max_pixels)
-        return
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return
-    check_pixel_count(path, width, height, max_pixels)
+        # Pillow opens no image over twice its MAX_IMAGE_PIXELS, and says how many it has.
+        counted = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = int(counted.group(1)) if counted else math.inf
+        what = f"{pixels:,} pixels" if counted else "more pixels than Pillow opens"
+        limit = max_pixels
+        if strict:  # its format is unknown: never decode it
+            limit = min(math.inf if max_pixels is None else max_pixels,
+                        2 * Image.MAX_IMAGE_PIXELS)
+        _check_pixels(label, what, pixels, limit)
+        return None
+    except Exception as error:  # noqa: BLE001 - whatever stops Pillow reading the header
+        if not strict:
+            return None
+        if isinstance(error, UnidentifiedImageError):
+            reason = (f"{len(source)} bytes starting {bytes(source[:8])!r}" if data
+                      else "a format Pillow does not know")
+        else:
+            reason = f"a damaged header: {error}"
+        raise ValueError(f"{label} is not an image in one of the formats "
+                         f"{_format_names()} ({reason})") from None
+    if strict and found not in IMAGE_FORMATS:
+        raise ValueError(f"{label} is not an image in one of the formats {_format_names()} "
+                         f"(it is {found})")
+    check_pixel_count(label, width, height, max_pixels)
+    return width, height, found
+
+
+def _format_names():
+    return ", ".join(dict.fromkeys(IMAGE_FORMATS.values()))
 
 
 def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
@@ -127,7 +198,7 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if max_pixels is not None:
-        _check_header(path, max_pixels)
+        read_header(path, max_pixels)
     # imdecode from bytes instead of imread: imread cannot open non-ASCII paths on Windows.
     data = np.fromfile(path, dtype=np.uint8)
     try:

@@ -12,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_scalar
 
 from .._paths import DEFAULT_MODEL_PATH
+from ..data import IMAGE_SIZE
 from ..labels import class_names
 from ..safe_format import load
 from .annotate import draw_faces
@@ -169,6 +170,40 @@ class FacePipeline(BaseEstimator):
             [faces] = self._predict_images([(0, None, bgr)])
         drawing = draw_faces(bgr, faces)
         return cv2.cvtColor(drawing, cv2.COLOR_BGR2RGB) if rgb else drawing
+
+    def warm_up(self):
+        """Load the model, build the detector and run each once, on blank input.
+
+        A model or detector that cannot be loaded, and a model that cannot classify face crops,
+        then fail here, once, rather than on every face of every image.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            The estimator fails on a blank crop (a uint8 array of shape (1, 48, 48)), or returns
+            probabilities of another shape than (1, n_classes).
+        """
+        self._check_params()
+        self._face_detector()(np.zeros((64, 64, 3), dtype=np.uint8))
+        estimator = self._fitted_estimator()
+        n_classes = len(estimator.classes_)
+        crop = np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+        try:
+            probabilities = np.asarray(estimator.predict_proba(crop))
+        except Exception as error:
+            # Whatever the model raises, it would raise it again for every face.
+            raise ValueError(
+                f"{type(estimator).__name__} cannot classify face crops (uint8 arrays of shape "
+                f"(n, {IMAGE_SIZE}, {IMAGE_SIZE})): {type(error).__name__}: {error}") from error
+        if probabilities.shape != (1, n_classes):
+            raise ValueError(
+                f"{type(estimator).__name__}.predict_proba returned shape {probabilities.shape} "
+                f"for 1 face crop and {n_classes} classes")
+        return self
 
     def class_names(self):
         """The class names of the estimator, in its probability order."""

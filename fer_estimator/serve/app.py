@@ -8,7 +8,9 @@ FastAPI's ``/docs`` and ``/openapi.json``.
 The model is loaded once, by the caller (see :mod:`.model`). Requests run in a pool of
 ``workers`` threads: each has its own face detector, and they share the model, which runs one
 batch at a time (:class:`~.model.SerialEstimator`). Nothing a client sends names a file: the
-service reads no path and writes nothing.
+service reads no path a client gives and saves nothing. The one thing written is Starlette's:
+a multipart upload over 1 MiB is spooled to an anonymous temporary file (at most ``max_bytes``),
+deleted when the request ends.
 """
 
 import asyncio
@@ -95,7 +97,9 @@ def create_app(estimator, *, detector="haar", yunet_model=None, min_face_size=48
     max_bytes : int, default=10 MiB
         Largest request body; larger ones get 413 before they are read.
     max_pixels : int, default=25,000,000
-        Largest image, in pixels (413).
+        Largest image, in pixels (413), read from the image's header before decoding; above
+        Pillow's limit (``2 * PIL.Image.MAX_IMAGE_PIXELS``, about 179 million) a header
+        cannot be read, so that is the largest in any case.
     max_crops : int, default=256
         Most faces in one ``/predict/crops`` request (413).
     """

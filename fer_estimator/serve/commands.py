@@ -7,6 +7,7 @@ building the parser stays light.
 import argparse
 import ipaddress
 import os
+import socket
 import sys
 import threading
 import time
@@ -135,33 +136,37 @@ def run_live_command(args):
     if web:
         _web_modules()
     capture = open_capture(source)  # first: a wrong source fails before the model loads
+    frames = hub = stop_web = stats = None
     try:
         pipeline = make_face_pipeline(load_estimator(args.model, args.trust_model), args.detector,
                                       args.yunet_model, args.min_face_size)
-    except BaseException:
-        capture.release()
-        raise
-    if args.every_frame:
-        frames = every_frame(capture)
-    else:
-        pace = (capture.get(cv2.CAP_PROP_FPS) or VIDEO_FPS_FALLBACK) if is_file else None
-        frames = LatestFrames(capture, pace)
-    outputs, hub, stop_web = [], None, None
-    smoother = LabelSmoother(args.smooth) if args.smooth > 1 else None
-    try:
-        if web:
-            hub = FrameHub()
-            stop_web = serve_in_thread(create_live_app(hub), args.host, args.port)
-            outputs.append(hub)
-            print(f"fer-estimator live: http://{args.host}:{args.port}/ ; Ctrl-C stops",
-                  file=sys.stderr, flush=True)
-        elif not args.no_display:
-            outputs.append(show_in_window)
-        stats = run_live(pipeline, frames, outputs, smoother=smoother, max_frames=args.max_frames)
-    except KeyboardInterrupt:
-        stats = None
+        outputs = []
+        try:
+            if web:
+                # The page before the frames: a video read at its own pace must not run out
+                # before the page can show it.
+                hub = FrameHub()
+                stop_web = serve_in_thread(create_live_app(hub), args.host, args.port)
+                outputs.append(hub)
+                print(f"fer-estimator live: http://{args.host}:{args.port}/ ; Ctrl-C stops",
+                      file=sys.stderr, flush=True)
+            elif not args.no_display:
+                outputs.append(show_in_window)
+            if args.every_frame:
+                frames = every_frame(capture)
+            else:
+                pace = (capture.get(cv2.CAP_PROP_FPS) or VIDEO_FPS_FALLBACK) if is_file else None
+                frames = LatestFrames(capture, pace)
+            smoother = LabelSmoother(args.smooth) if args.smooth > 1 else None
+            stats = run_live(pipeline, frames, outputs, smoother=smoother,
+                             max_frames=args.max_frames)
+        except KeyboardInterrupt:
+            pass
     finally:
-        frames.close()  # a LatestFrames, or every_frame's generator: releases the capture
+        if isinstance(frames, LatestFrames):
+            frames.close()  # its reader releases the capture, once out of read()
+        else:
+            capture.release()
         if stop_web is not None:
             hub.close()  # ends the MJPEG streams, so that the server can stop
             stop_web()
@@ -172,6 +177,17 @@ def run_live_command(args):
         print(f"live: {stats['frames']} frames in {stats['seconds']:.1f} s: "
               f"{stats['fps']:.1f} frames/s ({args.detector}, {stats['faces']} faces{dropped})")
     return 0
+
+
+def free_port(host=DEFAULT_HOST):
+    """A TCP port of ``host`` that is free now, for a server about to start on it.
+
+    For tests and benchmarks (``scripts/bench_serve.py``) that start ``serve`` or ``live`` on a
+    port of their own. Another process could take the port in between: good enough there.
+    """
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 def serve_in_thread(app, host=DEFAULT_HOST, port=8000):

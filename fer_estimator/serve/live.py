@@ -41,6 +41,9 @@ def open_capture(source):
 class LatestFrames:
     """Read a capture in a thread and hand out only its newest frame.
 
+    The reading thread owns the capture: it releases it when it stops (the source ended, or
+    :meth:`close`), never while another thread could be inside ``read()``.
+
     Parameters
     ----------
     capture : cv2.VideoCapture
@@ -80,9 +83,11 @@ class LatestFrames:
                     self._frame = (self.read, frame)
                     self.read += 1
                     self._ready.notify()
-                if self.pace:
-                    time.sleep(max(0.0, start + self.read / self.pace - time.perf_counter()))
+                if self.pace:  # a stop ends the wait at once
+                    self._stop.wait(max(0.0, start + self.read / self.pace
+                                        - time.perf_counter()))
         finally:
+            self.capture.release()
             with self._ready:
                 self._ended = True
                 self._ready.notify_all()
@@ -97,24 +102,28 @@ class LatestFrames:
                 frame, self._frame = self._frame, None
             yield frame
 
-    def close(self):
+    def close(self, timeout=5.0):
+        """Stop reading and wait up to ``timeout`` seconds for the reader to end.
+
+        A reader blocked in ``read()`` (a stalled stream) stops, and releases the capture,
+        when that call returns.
+        """
         self._stop.set()
-        self._thread.join(timeout=5)
-        self.capture.release()
+        self._thread.join(timeout)
 
 
 def every_frame(capture):
-    """Yield ``(index, bgr)`` for every frame of a capture, none dropped (for measuring)."""
+    """Yield ``(index, bgr)`` for every frame of a capture, none dropped (for measuring).
+
+    The capture stays open: its caller releases it.
+    """
     index = 0
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                return
-            yield index, frame
-            index += 1
-    finally:
-        capture.release()
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return
+        yield index, frame
+        index += 1
 
 
 class LabelSmoother:

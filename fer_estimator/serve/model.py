@@ -6,7 +6,6 @@
 
 import threading
 
-import numpy as np
 
 from .._paths import DEFAULT_MODEL_PATH
 from ..faces import FacePipeline
@@ -56,8 +55,6 @@ def make_face_pipeline(estimator, detector="haar", yunet_model=None, min_face_si
     """
     pipeline = FacePipeline(estimator, detector, yunet_model=yunet_model,
                             min_face_size=min_face_size)
-    # Fails now, not at the first request, when the detector cannot be loaded; and builds the
-    # model's predict function once.
-    pipeline.predict(np.zeros((64, 64), dtype=np.uint8))
-    estimator.predict_proba(np.zeros((1, 48, 48), dtype=np.uint8))
-    return pipeline
+    # Fails now, not at the first request, when the detector or model cannot work; and builds
+    # the model's predict function once.
+    return pipeline.warm_up()

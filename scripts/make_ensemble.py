@@ -1,0 +1,91 @@
+"""Average trained FER2013 networks into one soft-voting ensemble, shipped only if it pays.
+
+    python scripts/make_ensemble.py models/fer2013-7class.fer.zip runs/seed1.fer.zip \\
+        runs/seed2.fer.zip --out models/fer2013-7class-ensemble.fer.zip
+
+The members must have held out the same validation images (train them with
+``scripts/train_fer2013.py --seed N`` and the same ``--split-seed``). The ensemble is scored on
+those images first; only when it beats its best member there by ``--min-gain`` is it scored on
+PublicTest (once) and saved, with its report and the derived 6-class ensemble beside it.
+Otherwise nothing is written and the exit status is 1.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from fer_estimator._paths import SHARED_FER2013_CSV
+from fer_estimator._versions import current_versions
+from fer_estimator.ensemble import shared_validation_rows, soft_voting_ensemble
+from fer_estimator.evaluation import evaluate, plot_confusion_matrix
+from fer_estimator.persistence import dump_json
+from fer_estimator.safe_format import load, model_stem
+from fer_estimator.training import load_split, save_model
+from fer_estimator.variants import six_class_from_seven
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("members", nargs="+", type=Path,
+                        help="trained 7-class pipelines (.fer.zip, or joblib with --trust)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="the ensemble (.fer.zip, or joblib by any other name); its report "
+                             "is beside it (.json)")
+    parser.add_argument("--six-class-out", type=Path, default=None,
+                        help="where the derived 6-class ensemble goes (default: --out with "
+                             "7class replaced by 6class)")
+    parser.add_argument("--data", type=Path, default=SHARED_FER2013_CSV,
+                        help="FER2013 CSV (default: ../shared/data/fer2013.csv.gz)")
+    parser.add_argument("--min-gain", type=float, default=0.015,
+                        help="validation accuracy the ensemble must add to its best member "
+                             "(default: 0.015, 1.5 points)")
+    parser.add_argument("--trust", action="store_true",
+                        help="allow joblib members: unpickling runs any code the file holds")
+    args = parser.parse_args(argv)
+    six_out = args.six_class_out or args.out.with_name(args.out.name.replace("7class", "6class"))
+    if six_out == args.out:
+        parser.error("--six-class-out is needed: --out has no '7class' in its name")
+
+    members = [load(path, trust=args.trust) for path in args.members]
+    names = [model_stem(path) for path in args.members]
+    X_train, y_train, *_, source = load_split(args.data, n_classes=7)
+    rows = shared_validation_rows(members, y_train)
+    ensemble = soft_voting_ensemble(members, names=names)
+    validation = {name: evaluate(model, X_train[rows], y_train[rows], progress=False)
+                  for name, model in [*zip(names, members), ("ensemble", ensemble)]}
+    print(f"validation ({len(rows)} Training images no member trained on):")
+    for name, report in validation.items():
+        print(f"  {name:32s} accuracy {report['accuracy']:.4f}  "
+              f"flip TTA {report['accuracy_tta']:.4f}  balanced {report['balanced_accuracy']:.4f}")
+    best_member = max(validation[name]["accuracy"] for name in names)
+    gain = validation["ensemble"]["accuracy"] - best_member
+    if gain < args.min_gain:
+        print(f"not saved: the ensemble adds {gain * 100:+.2f} points to its best member on "
+              f"validation, below --min-gain {args.min_gain * 100:.2f}")
+        return 1
+
+    six_class = soft_voting_ensemble([six_class_from_seven(member) for member in members],
+                                     names=names)
+    # Saved before PublicTest is looked at: a file that cannot be written costs no test run.
+    for model, out in ((ensemble, args.out), (six_class, six_out)):
+        save_model(model, out)
+    for n_classes, model, out in ((7, ensemble, args.out), (6, six_class, six_out)):
+        *_, X_test, y_test, _ = load_split(args.data, n_classes=n_classes)
+        report = evaluate(model, X_test, y_test, progress=False)
+        plot_confusion_matrix(report, out.with_name(f"{model_stem(out)}-evaluation")
+                              / "confusion_matrix.png")
+        dump_json({"model": out.name, "members": [path.name for path in args.members],
+                   "data": source, "n_classes": n_classes, "validation_rows": int(len(rows)),
+                   "validation": {name: {key: value[key] for key in
+                                         ("accuracy", "accuracy_tta", "balanced_accuracy")}
+                                  for name, value in validation.items()},
+                   "test_rows": report["n_samples"], **report, "versions": current_versions()},
+                  out.with_name(f"{model_stem(out)}.json"))
+        print(f"{n_classes}-class ensemble: PublicTest accuracy {report['accuracy']:.4f} "
+              f"(flip TTA {report['accuracy_tta']:.4f}, balanced "
+              f"{report['balanced_accuracy']:.4f}); saved {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
