@@ -166,7 +166,8 @@ def _with_classes(member, classes):
 ])
 def test_a_tampered_ensemble_is_refused(saved, tmp_path, edit_description, edit_members,
                                         message):
-    tampered = _rewrite(saved, tmp_path / "ensemble.fer.zip", edit_description, edit_members)
+    tampered = _rewrite(saved, tmp_path / "ensemble.fer.zip", description=edit_description,
+                        members=edit_members)
     with pytest.raises(SafeFormatError, match=message):
         load(tampered)
 
