@@ -13,12 +13,19 @@ import sys
 from .presets import PRESETS
 
 
-def positive_int(text):
-    """An ``argparse`` type: an int of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+def int_at_least(minimum, unit=""):
+    """An ``argparse`` type: an int of at least ``minimum`` (``unit`` names it in the error)."""
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"must be {minimum} or more{' ' + unit if unit else ''}, got {value}")
+        return value
+    parse.__name__ = f"int of at least {minimum}"  # how argparse names the type in errors
+    return parse
+
+
+positive_int = int_at_least(1)
 
 
 def parse_literal(text):

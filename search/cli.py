@@ -6,14 +6,14 @@ The options are added by :func:`add_arguments` without importing Optuna or Keras
 stays quick); :func:`run_search` imports them when the search starts.
 """
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 from fer_estimator._paths import SHARED_FER2013_CSV
-from fer_estimator.cli_options import add_network_options, network_params, positive_int
+from fer_estimator.cli_options import (add_network_options, int_at_least, network_params,
+                                      positive_int)
 
 from .options import (
     DEFAULT_HEARTBEAT_INTERVAL,
@@ -27,22 +27,6 @@ DEFAULT_PRESET = "quick"
 DESCRIPTION = ("Optuna search of FER pipeline hyperparameters by cross-validation. Start it "
                "several times with the same --study-name and --storage to run several workers "
                "on one study; start it again to resume a study.")
-
-
-def _folds(text):
-    """An ``argparse`` type: a number of cross-validation folds (2 or more)."""
-    value = int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be 2 or more folds, got {value}")
-    return value
-
-
-def _non_negative_int(text):
-    """An ``argparse`` type: an int of at least 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def add_arguments(parser):
@@ -68,7 +52,7 @@ def add_arguments(parser):
                        help="finished trials the study should hold, all workers and runs "
                             "together (default: %(default)s)")
     study.add_argument("--timeout", type=float, help="seconds after which no trial starts")
-    study.add_argument("--cv", type=_folds, default=3, help="folds (default: %(default)s)")
+    study.add_argument("--cv", type=int_at_least(2, "folds"), default=3, help="folds (default: %(default)s)")
     study.add_argument("--subsample", type=float,
                        help="cross-validate on this fraction (<=1) or number (>1) of rows")
     study.add_argument("--scoring", help="scikit-learn scorer name (default: accuracy)")
@@ -78,7 +62,7 @@ def add_arguments(parser):
                        default=DEFAULT_HEARTBEAT_INTERVAL, metavar="SECONDS",
                        help="seconds between heartbeats of a running trial; a trial silent for "
                             "twice as long is failed and retried (default: %(default)s)")
-    study.add_argument("--max-retry", type=_non_negative_int, default=DEFAULT_MAX_RETRY,
+    study.add_argument("--max-retry", type=int_at_least(0), default=DEFAULT_MAX_RETRY,
                        metavar="N", help="retries of a dead worker's trial (default: "
                                          "%(default)s)")
     study.add_argument("--seed", type=int, default=0,
