@@ -91,6 +91,41 @@ def shared_validation_rows(pipelines, y):
     return held_out
 
 
+def is_ensemble(model):
+    """Whether ``model`` is a pipeline ending in a ``VotingClassifier``, as
+    :func:`soft_voting_ensemble` builds."""
+    return isinstance(model, Pipeline) and isinstance(model.steps[-1][1], VotingClassifier)
+
+
+def ensemble_members(ensemble):
+    """The member pipelines of an ensemble built by :func:`soft_voting_ensemble`, by name.
+
+    Parameters
+    ----------
+    ensemble : Pipeline
+        Shared preprocessing steps, then a fitted soft ``VotingClassifier`` step, as
+        :func:`soft_voting_ensemble` returns and :func:`~fer_estimator.load` rebuilds.
+
+    Returns
+    -------
+    dict of str to Pipeline
+        For each member, in the ensemble's order: the shared preprocessing, then the member's
+        classifier (step ``"classifier"``). The steps are the ensemble's own objects, not
+        copies; :func:`soft_voting_ensemble` of these pipelines rebuilds the ensemble.
+    """
+    if not is_ensemble(ensemble) or not hasattr(ensemble.steps[-1][1], "estimators_"):
+        raise ValueError(f"not a fitted ensemble: expected a Pipeline ending in a fitted "
+                         f"VotingClassifier, got {ensemble!r}")
+    *shared, (_, vote) = ensemble.steps
+    preprocessing = [(name, _unfrozen(step)) for name, step in shared]
+    return {name: Pipeline([*preprocessing, ("classifier", _unfrozen(member))])
+            for name, member in vote.estimators}
+
+
+def _unfrozen(estimator):
+    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+
+
 def _split_seed(network):
     if network.validation_random_state is not None:
         return network.validation_random_state
@@ -102,8 +137,7 @@ def member_classifiers(classifier):
     members = getattr(classifier, "estimators_", None)
     if members is None:
         return [classifier]
-    return [member.estimator if isinstance(member, FrozenEstimator) else member
-            for member in members]
+    return [_unfrozen(member) for member in members]
 
 
 def _preprocessing_difference(first, other):

@@ -41,7 +41,7 @@ from sklearn.pipeline import Pipeline
 
 from ._versions import check_saved_versions, current_versions
 from .classifier import FERClassifier
-from .ensemble import soft_voting_ensemble
+from .ensemble import is_ensemble, soft_voting_ensemble
 from .manifest import load_trusted_joblib
 from .persistence import write_atomically
 from .transform import PixelTransformer
@@ -132,7 +132,7 @@ def save(model, path):
         The model holds a step, a parameter or a member name the format cannot describe.
     """
     path = Path(path)
-    ensemble = _is_ensemble(model)
+    ensemble = is_ensemble(model)
     steps, networks = _describe_ensemble(model) if ensemble else _describe_pipeline(model)
     description = {
         "format": FORMAT,
@@ -208,10 +208,6 @@ def _starts_as_zip(path):
     # joblib file of a Keras model ends with one (the pickled network's .keras bytes).
     with open(path, "rb") as file:
         return file.read(4) == b"PK\x03\x04"
-
-
-def _is_ensemble(model):
-    return isinstance(model, Pipeline) and isinstance(model.steps[-1][1], VotingClassifier)
 
 
 def _describe_pipeline(model):

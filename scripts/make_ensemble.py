@@ -3,10 +3,12 @@
     python scripts/make_ensemble.py models/fer2013-7class.fer.zip runs/seed1.fer.zip \\
         runs/seed2.fer.zip --out models/fer2013-7class-ensemble.fer.zip
 
-The members must have held out the same validation images (train them with
-``scripts/train_fer2013.py --seed N`` and the same ``--split-seed``). The ensemble is scored on
-those images first; only when it beats its best member there by ``--min-gain`` is it scored on
-PublicTest (once) and saved, with its report and the derived 6-class ensemble beside it.
+A member may also be an ensemble this script saved earlier: its networks join as members of
+their own, under the names they had there. The members must have held out the same validation
+images (train them with ``scripts/train_fer2013.py --seed N`` and the same ``--split-seed``).
+The ensemble is scored on those images first; only when it beats its best member there by
+``--min-gain`` is it scored on PublicTest (once) and saved, with its report and the derived
+6-class ensemble beside it.
 Otherwise nothing is written and the exit status is 1.
 """
 
@@ -16,7 +18,8 @@ from pathlib import Path
 
 from fer_estimator._paths import SHARED_FER2013_CSV
 from fer_estimator._versions import current_versions
-from fer_estimator.ensemble import shared_validation_rows, soft_voting_ensemble
+from fer_estimator.ensemble import (ensemble_members, is_ensemble, shared_validation_rows,
+                                    soft_voting_ensemble)
 from fer_estimator.evaluation import evaluate, plot_confusion_matrix
 from fer_estimator.persistence import dump_json
 from fer_estimator.safe_format import load, model_stem
@@ -27,7 +30,8 @@ from fer_estimator.variants import six_class_from_seven
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("members", nargs="+", type=Path,
-                        help="trained 7-class pipelines (.fer.zip, or joblib with --trust)")
+                        help="trained 7-class pipelines or ensembles of them (.fer.zip, or "
+                             "joblib with --trust)")
     parser.add_argument("--out", type=Path, required=True,
                         help="the ensemble (.fer.zip, or joblib by any other name); its report "
                              "is beside it (.json)")
@@ -46,8 +50,14 @@ def main(argv=None):
     if six_out == args.out:
         parser.error("--six-class-out is needed: --out has no '7class' in its name")
 
-    members = [load(path, trust=args.trust) for path in args.members]
-    names = [model_stem(path) for path in args.members]
+    by_name = {}
+    for path in args.members:
+        for name, member in _members_in(load(path, trust=args.trust), path).items():
+            if name in by_name:
+                parser.error(f"two members are named {name!r} (the second from {path}): "
+                             f"is one network given twice?")
+            by_name[name] = member
+    names, members = list(by_name), list(by_name.values())
     X_train, y_train, *_, source = load_split(args.data, n_classes=7)
     rows = shared_validation_rows(members, y_train)
     ensemble = soft_voting_ensemble(members, names=names)
@@ -74,7 +84,8 @@ def main(argv=None):
         report = evaluate(model, X_test, y_test, progress=False)
         plot_confusion_matrix(report, out.with_name(f"{model_stem(out)}-evaluation")
                               / "confusion_matrix.png")
-        dump_json({"model": out.name, "members": [path.name for path in args.members],
+        dump_json({"model": out.name, "members": names,
+                   "sources": [path.name for path in args.members],
                    "data": source, "n_classes": n_classes, "validation_rows": int(len(rows)),
                    "validation": {name: {key: value[key] for key in
                                          ("accuracy", "accuracy_tta", "balanced_accuracy")}
@@ -85,6 +96,11 @@ def main(argv=None):
               f"(flip TTA {report['accuracy_tta']:.4f}, balanced "
               f"{report['balanced_accuracy']:.4f}); saved {out}")
     return 0
+
+
+def _members_in(model, path):
+    """The named member pipelines ``model`` (loaded from ``path``) brings to the ensemble."""
+    return ensemble_members(model) if is_ensemble(model) else {model_stem(path): model}
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from sklearn.base import clone
 
 from conftest import TINY_CNN
 from fer_estimator import EMOTIONS, FERClassifier, make_fer_pipeline, soft_voting_ensemble
-from fer_estimator.ensemble import shared_validation_rows
+from fer_estimator.ensemble import ensemble_members, is_ensemble, shared_validation_rows
 from fer_estimator.evaluation import evaluate
 from fer_estimator.presets import MICRO
 
@@ -88,6 +88,22 @@ def test_members_must_share_preprocessing_and_classes(members, synthetic_split):
         soft_voting_ensemble(members[:1])
     with pytest.raises(ValueError, match="got 1 names for 2 pipelines"):
         soft_voting_ensemble(members, names=["only"])
+
+
+def test_ensemble_members_gives_back_the_member_pipelines(members, synthetic_split):
+    _, _, X_test, _ = synthetic_split
+    ensemble = soft_voting_ensemble(members, names=["seed0", "seed1"])
+    assert is_ensemble(ensemble) and not is_ensemble(members[0])
+    recovered = ensemble_members(ensemble)
+    assert list(recovered) == ["seed0", "seed1"]
+    for member, pipeline in zip(members, recovered.values()):
+        np.testing.assert_allclose(pipeline.predict_proba(X_test), member.predict_proba(X_test),
+                                   rtol=1e-6)
+    rebuilt = soft_voting_ensemble(list(recovered.values()), names=list(recovered))
+    np.testing.assert_allclose(rebuilt.predict_proba(X_test), ensemble.predict_proba(X_test),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="not a fitted ensemble"):
+        ensemble_members(members[0])
 
 
 def _held_out(classifier, n_images=200):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import load_script
-from fer_estimator import load, make_fer_pipeline, save
+from fer_estimator import load, make_fer_pipeline, save, soft_voting_ensemble
 from fer_estimator.presets import MICRO
 from fer_estimator.training import load_split
 
@@ -72,3 +72,21 @@ def test_members_with_other_validation_images_are_refused(members, fer_csv, tmp_
         make_ensemble.main([str(members[0]), str(other), "--out",
                             str(tmp_path / "fer2013-7class-x.joblib"), "--data", str(fer_csv)])
     assert np.all([path.suffix == ".zip" for path in tmp_path.iterdir()])
+
+
+def test_an_ensemble_given_as_a_member_brings_its_networks(members, fer_csv, tmp_path, capsys):
+    earlier = tmp_path / "earlier-ensemble.fer.zip"
+    save(soft_voting_ensemble([load(path) for path in members], names=["a", "b"]), earlier)
+    out = tmp_path / "fer2013-7class-ensemble.fer.zip"
+    assert make_ensemble.main([str(earlier), "--out", str(out), "--data", str(fer_csv),
+                               "--min-gain", "-1"]) == 0
+    report = json.loads((tmp_path / "fer2013-7class-ensemble.json").read_text())
+    assert report["members"] == ["a", "b"] and report["sources"] == [earlier.name]
+    assert set(report["validation"]) == {"a", "b", "ensemble"}
+    assert list(load(out).named_steps["vote"].named_estimators_) == ["a", "b"]
+
+    with pytest.raises(SystemExit) as exit_info:
+        make_ensemble.main([str(out), str(earlier), "--out", str(tmp_path / "x-7class.fer.zip"),
+                            "--data", str(fer_csv)])
+    assert exit_info.value.code == 2
+    assert "two members are named 'a'" in capsys.readouterr().err
