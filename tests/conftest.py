@@ -1,5 +1,6 @@
 """Shared fixtures: synthetic faces, tiny CNN settings and the optional ../shared folder."""
 
+import contextlib
 import importlib.util
 import os
 
@@ -27,6 +28,29 @@ def load_script(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def fail_if_a_network_is_built(monkeypatch):
+    """From now on in the test, building a FERClassifier's Keras network raises."""
+    from fer_estimator import FERClassifier
+
+    def build(*args, **kwargs):
+        raise AssertionError("a network was built")
+
+    monkeypatch.setattr(FERClassifier, "_keras_build_fn", build)
+    monkeypatch.setattr("fer_estimator.classifier.build_vgg_cnn", build)
+
+
+@contextlib.contextmanager
+def building_no_network_nor_drawing_random_numbers(monkeypatch):
+    """Fail the test if the code in the ``with`` block builds a Keras network of a
+    FERClassifier or draws from NumPy's global random generator."""
+    fail_if_a_network_is_built(monkeypatch)
+    np.random.seed(1)
+    expected = np.random.rand()
+    np.random.seed(1)
+    yield
+    assert np.random.rand() == expected, "the global NumPy random generator was used"
 
 
 def require_shared(path):

@@ -15,7 +15,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from conftest import TINY_CNN
+from conftest import TINY_CNN, fail_if_a_network_is_built
 from fer_estimator import EMOTIONS, FacePipeline, FERClassifier, load, make_fer_pipeline, save
 from fer_estimator._paths import DEFAULT_MODEL_PATH, MODELS_DIR
 from fer_estimator._versions import check_saved_versions
@@ -216,14 +216,6 @@ def test_a_deeply_nested_description_is_refused(fitted, tmp_path, depth):
         load(tampered)
 
 
-def _with_builds_failing(monkeypatch):
-    def build(*args, **kwargs):
-        raise AssertionError("a network was built")
-
-    monkeypatch.setattr(FERClassifier, "_keras_build_fn", build)
-    monkeypatch.setattr("fer_estimator.classifier.build_vgg_cnn", build)
-
-
 def test_loading_builds_no_network_whatever_size_the_file_describes(fitted, tmp_path,
                                                                     monkeypatch):
     pipeline, X, _ = fitted
@@ -232,7 +224,7 @@ def test_loading_builds_no_network_whatever_size_the_file_describes(fitted, tmp_
     huge = _rewrite(path, tmp_path / "huge.fer.zip", description=lambda d: {
         **d, "steps": [d["steps"][0], {**d["steps"][1], "params": {
             **d["steps"][1]["params"], "dense_units": [45000, 45000], "base_filters": 4096}}]})
-    _with_builds_failing(monkeypatch)
+    fail_if_a_network_is_built(monkeypatch)
     loaded = load(huge)
     assert loaded[-1].dense_units == (45000, 45000)
     np.testing.assert_array_equal(loaded.predict_proba(X), pipeline.predict_proba(X))

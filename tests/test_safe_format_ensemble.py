@@ -18,6 +18,7 @@ from fer_estimator._paths import MODELS_DIR
 from fer_estimator.presets import MICRO
 from fer_estimator.safe_format import DESCRIPTION_MEMBER, NETWORK_MEMBER, SafeFormatError
 from fer_estimator.variants import six_class_from_seven
+from conftest import building_no_network_nor_drawing_random_numbers
 from test_safe_format import _rewrite
 
 NAMES = ["seed0", "seed1"]
@@ -207,15 +208,8 @@ def test_a_single_model_is_still_written_as_version_1(members, tmp_path, X_test)
 
 def test_loading_an_ensemble_builds_no_network_and_seeds_nothing(saved, ensemble, X_test,
                                                                 monkeypatch):
-    def build(*args, **kwargs):
-        raise AssertionError("a network was built")
-
-    monkeypatch.setattr(FERClassifier, "_keras_build_fn", build)
-    np.random.seed(1)
-    expected = np.random.rand()
-    np.random.seed(1)
-    loaded = load(saved)  # members with random_state 0 and 1
-    assert np.random.rand() == expected
+    with building_no_network_nor_drawing_random_numbers(monkeypatch):
+        loaded = load(saved)  # members with random_state 0 and 1
     np.testing.assert_array_equal(loaded.predict_proba(X_test), ensemble.predict_proba(X_test))
 
 
