@@ -9,7 +9,8 @@ images (train them with ``scripts/train_fer2013.py --seed N`` and the same ``--s
 The ensemble is scored on those images first; only when it beats its best member there by
 ``--min-gain`` is it scored on PublicTest (once) and saved, with its report and the derived
 6-class ensemble beside it.
-Otherwise nothing is written and the exit status is 1.
+Otherwise nothing is written and the exit status is 1. With ``--validation-only`` it prints
+the validation scores and stops there.
 """
 
 import argparse
@@ -43,6 +44,10 @@ def main(argv=None):
     parser.add_argument("--min-gain", type=float, default=0.015,
                         help="validation accuracy the ensemble must add to its best member "
                              "(default: 0.015, 1.5 points)")
+    parser.add_argument("--validation-only", action="store_true",
+                        help="print the validation scores and stop: nothing is saved and "
+                             "PublicTest is not looked at (to follow an ensemble as members "
+                             "are added)")
     parser.add_argument("--trust", action="store_true",
                         help="allow joblib members: unpickling runs any code the file holds")
     args = parser.parse_args(argv)
@@ -69,6 +74,10 @@ def main(argv=None):
               f"flip TTA {report['accuracy_tta']:.4f}  balanced {report['balanced_accuracy']:.4f}")
     best_member = max(validation[name]["accuracy"] for name in names)
     gain = validation["ensemble"]["accuracy"] - best_member
+    if args.validation_only:
+        print(f"the ensemble adds {gain * 100:+.2f} points to its best member on validation; "
+              f"nothing saved (--validation-only)")
+        return 0
     if gain < args.min_gain:
         print(f"not saved: the ensemble adds {gain * 100:+.2f} points to its best member on "
               f"validation, below --min-gain {args.min_gain * 100:.2f}")

@@ -63,6 +63,16 @@ def test_an_ensemble_below_the_gain_is_not_saved(members, fer_csv, tmp_path, cap
     assert "not saved: the ensemble adds" in capsys.readouterr().out
 
 
+def test_validation_only_prints_the_gain_and_writes_nothing(members, fer_csv, tmp_path, capsys):
+    out = tmp_path / "fer2013-7class-ensemble.fer.zip"
+    assert make_ensemble.main([*map(str, members), "--out", str(out), "--data", str(fer_csv),
+                               "--validation-only"]) == 0
+    printed = capsys.readouterr().out
+    assert "validation (42 Training images no member trained on)" in printed
+    assert "nothing saved (--validation-only)" in printed and "PublicTest" not in printed
+    assert not list(tmp_path.iterdir())
+
+
 def test_members_with_other_validation_images_are_refused(members, fer_csv, tmp_path):
     X_train, y_train, *_ = load_split(fer_csv)
     other = tmp_path / "other-split.fer.zip"
