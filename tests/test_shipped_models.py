@@ -21,9 +21,9 @@ SHIPPED = {"fer2013-7class.fer.zip": EMOTIONS, "fer2013-6class.fer.zip": EMOTION
            "fer2013-6class-ensemble.fer.zip": EMOTIONS_6,
            "fer2013-7class-ensemble.joblib": EMOTIONS}
 # Each 7-class model's PublicTest accuracy (models/README.md) less 2 points: fails when a worse
-# or broken model is shipped. (Their first 1,000 rows, scored here, give 70.0% and 72.0%.)
+# or broken model is shipped. (Their first 1,000 rows, scored here, give 70.0% and 72.9%.)
 MIN_PUBLICTEST_ACCURACY = {"fer2013-7class.fer.zip": 0.656,
-                           "fer2013-7class-ensemble.fer.zip": 0.676}
+                           "fer2013-7class-ensemble.fer.zip": 0.687}
 
 
 @pytest.mark.parametrize("name, classes", SHIPPED.items())
