@@ -8,9 +8,8 @@ their own, under the names they had there. The members must have held out the sa
 images (train them with ``scripts/train_fer2013.py --seed N`` and the same ``--split-seed``).
 The ensemble is scored on those images first; only when it beats its best member there by
 ``--min-gain`` is it scored on PublicTest (once) and saved, with its report and the derived
-6-class ensemble beside it.
-Otherwise nothing is written and the exit status is 1. With ``--validation-only`` it prints
-the validation scores and stops there.
+6-class ensemble beside it. Otherwise nothing is written and the exit status is 1. With
+``--validation-only`` (and no ``--out``) it prints the validation scores and stops there.
 """
 
 import argparse
@@ -33,9 +32,9 @@ def main(argv=None):
     parser.add_argument("members", nargs="+", type=Path,
                         help="trained 7-class pipelines or ensembles of them (.fer.zip, or "
                              "joblib with --trust)")
-    parser.add_argument("--out", type=Path, required=True,
+    parser.add_argument("--out", type=Path, default=None,
                         help="the ensemble (.fer.zip, or joblib by any other name); its report "
-                             "is beside it (.json)")
+                             "is beside it (.json). Required unless --validation-only")
     parser.add_argument("--six-class-out", type=Path, default=None,
                         help="where the derived 6-class ensemble goes (default: --out with "
                              "7class replaced by 6class)")
@@ -51,9 +50,16 @@ def main(argv=None):
     parser.add_argument("--trust", action="store_true",
                         help="allow joblib members: unpickling runs any code the file holds")
     args = parser.parse_args(argv)
-    six_out = args.six_class_out or args.out.with_name(args.out.name.replace("7class", "6class"))
-    if six_out == args.out:
-        parser.error("--six-class-out is needed: --out has no '7class' in its name")
+    if args.validation_only:
+        if args.out or args.six_class_out:
+            parser.error("--validation-only saves nothing: drop --out and --six-class-out")
+    elif args.out is None:
+        parser.error("--out is required (or --validation-only)")
+    else:
+        six_out = (args.six_class_out
+                   or args.out.with_name(args.out.name.replace("7class", "6class")))
+        if six_out == args.out:
+            parser.error("--six-class-out is needed: --out has no '7class' in its name")
 
     by_name = {}
     for path in args.members:

@@ -64,13 +64,22 @@ def test_an_ensemble_below_the_gain_is_not_saved(members, fer_csv, tmp_path, cap
 
 
 def test_validation_only_prints_the_gain_and_writes_nothing(members, fer_csv, tmp_path, capsys):
-    out = tmp_path / "fer2013-7class-ensemble.fer.zip"
-    assert make_ensemble.main([*map(str, members), "--out", str(out), "--data", str(fer_csv),
+    assert make_ensemble.main([*map(str, members), "--data", str(fer_csv),
                                "--validation-only"]) == 0
     printed = capsys.readouterr().out
     assert "validation (42 Training images no member trained on)" in printed
     assert "nothing saved (--validation-only)" in printed and "PublicTest" not in printed
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ([], "--out is required (or --validation-only)"),
+    (["--validation-only", "--out", "x-7class.fer.zip"], "--validation-only saves nothing"),
+])
+def test_where_to_save_must_match_the_mode(members, arguments, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        make_ensemble.main([*map(str, members), *arguments])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_members_with_other_validation_images_are_refused(members, fer_csv, tmp_path):
