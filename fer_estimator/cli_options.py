@@ -7,6 +7,7 @@ from pathlib import Path
 import ast
 import contextlib
 import json
+import logging
 import os
 import sys
 
@@ -108,8 +109,9 @@ def _stderr_descriptor_muted():
 
 
 def silence_native_logs():
-    """Hide TensorFlow's C++ and absl log lines (oneDNN notices, "could not find cuda drivers",
-    the ``failed call to cuInit`` error of CPU-only machines) for the rest of the process.
+    """Hide TensorFlow's C++, absl and Python warnings (oneDNN notices, "could not find cuda
+    drivers", the ``failed call to cuInit`` error of CPU-only machines, tf.function retracing)
+    for the rest of the process.
 
     ``TF_CPP_MIN_LOG_LEVEL=3`` hides what TensorFlow logs once it has read it; the lines its
     libraries print while they load come before that, so Keras (and with it the backend) is
@@ -127,6 +129,9 @@ def silence_native_logs():
         from absl import logging as absl_logging
 
         absl_logging.set_verbosity(absl_logging.ERROR)
+    # TensorFlow's Python-side warnings, such as "triggered tf.function retracing" when an
+    # ensemble's networks each trace their predict function: expected there, noise to a user.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def add_model_argument(parser, *, default=None):

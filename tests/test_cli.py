@@ -168,6 +168,24 @@ def test_search_is_a_subcommand_with_the_same_options_as_train():
     assert search.run.__name__ == "run_search" and search.preset == "quick"
 
 
+def test_tensorflow_python_warnings_are_hidden_with_the_native_logs(tmp_path):
+    import subprocess
+    import sys
+
+    from fer_estimator._paths import PROJECT_ROOT
+
+    code = ("import logging; from fer_estimator.cli_options import silence_native_logs; "
+            "logging.getLogger('tensorflow').warning('before'); silence_native_logs(); "
+            "logging.getLogger('tensorflow').warning('triggered tf.function retracing'); "
+            "logging.getLogger('tensorflow').error('an error still shows')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert "before" in result.stderr and "an error still shows" in result.stderr
+    assert "retracing" not in result.stderr
+
+
 def test_tensorflow_start_up_lines_are_hidden_unless_verbose(model, tmp_path):
     import subprocess
     import sys
