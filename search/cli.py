@@ -52,7 +52,8 @@ def add_arguments(parser):
                        help="finished trials the study should hold, all workers and runs "
                             "together (default: %(default)s)")
     study.add_argument("--timeout", type=float, help="seconds after which no trial starts")
-    study.add_argument("--cv", type=int_at_least(2, "folds"), default=3, help="folds (default: %(default)s)")
+    study.add_argument("--cv", type=int_at_least(2, "folds"), default=3,
+                       help="folds (default: %(default)s)")
     study.add_argument("--subsample", type=float,
                        help="cross-validate on this fraction (<=1) or number (>1) of rows")
     study.add_argument("--scoring", help="scikit-learn scorer name (default: accuracy)")
