@@ -18,7 +18,8 @@ upgrade changes them. Why each is needed:
   ``_initialize_callbacks``, ``_fit_keras_model``, ``_predict_raw`` and the use of
   ``_validate_data``, ``_fit_callbacks`` and ``_predict_callbacks`` live here, behind the
   hooks :meth:`ScikerasClassifier.on_initialize`, :meth:`~ScikerasClassifier.default_callbacks`,
-  :meth:`~ScikerasClassifier.split_validation` and :meth:`~ScikerasClassifier.network_proba`.
+  :meth:`~ScikerasClassifier.split_validation`, :meth:`~ScikerasClassifier.training_batches` and
+  :meth:`~ScikerasClassifier.network_proba`.
 - scikit-learn's ``Interval``, ``StrOptions``, ``Options``, ``HasMethods`` and
   ``validate_parameter_constraints`` (``sklearn.utils._param_validation``) are private, but
   they are what every scikit-learn estimator validates its parameters with, so the errors
@@ -80,7 +81,8 @@ class ScikerasClassifier(ClassifierMixin, BaseWrapper):
 
     The subclass provides the network (scikeras' documented ``_keras_build_fn``) and may
     override the hooks :meth:`on_initialize`, :meth:`default_callbacks`,
-    :meth:`split_validation`, :meth:`network_proba` and :meth:`check_params`, and extend
+    :meth:`split_validation`, :meth:`training_batches`, :meth:`network_proba` and
+    :meth:`check_params`, and extend
     ``_parameter_constraints``. Parameters are validated when ``fit``, ``partial_fit`` or
     ``initialize`` starts; unknown names are rejected with the closest known one.
 
@@ -301,6 +303,12 @@ class ScikerasClassifier(ClassifierMixin, BaseWrapper):
         data; the default keeps everything for training."""
         return X, y, sample_weight, None
 
+    def training_batches(self, X, y, sample_weight):
+        """Hook: a ``keras.utils.PyDataset`` of training batches made from the training part of
+        :meth:`split_validation`, or None (the default) to let Keras batch the arrays (by
+        ``batch_size``, shuffled)."""
+        return None
+
     def network_proba(self, X, **kwargs):
         """The network's output for inputs ``X`` (before label decoding); override to change
         what ``predict`` and ``predict_proba`` see (test-time augmentation, say), calling
@@ -333,6 +341,13 @@ class ScikerasClassifier(ClassifierMixin, BaseWrapper):
         X, y, sample_weight, validation_data = self.split_validation(X, y, sample_weight)
         if validation_data is not None:
             kwargs["validation_data"] = validation_data
+        batches = self.training_batches(X, y, sample_weight)
+        if batches is not None:
+            # A dataset batches and shuffles itself: Keras refuses a batch size beside it.
+            X, y, sample_weight = batches, None, None
+            kwargs["validation_batch_size"] = (self.validation_batch_size
+                                               or self.batch_size)
+            kwargs["batch_size"] = None
         # Callbacks given to fit() (a checkpoint, a pruning callback...) serve that fit only:
         # unlike the ``callbacks`` parameter they are neither cloned nor saved with the model.
         fit_only_callbacks = list(kwargs.pop("callbacks", None) or [])

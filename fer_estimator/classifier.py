@@ -14,17 +14,13 @@ from ._scikeras import SINGLE_CALL_BATCH, Interval, ScikerasClassifier, StrOptio
 # Saved models refer to their label encoder's class by this module's name.
 from ._scikeras import _OneHotLabelEncoder  # noqa: F401
 from ._versions import check_saved_versions, current_versions
-from .architecture import build_vgg_cnn
+from .architecture import architecture_parameters, build_network, get_architecture
+from .batches import MixedBatches, mirror_images
+from .distillation import distillation_targets
 from .precision import PRECISIONS, resolve_precision
 from .schedules import WarmupCosineSchedule
 
 __all__ = ["FERClassifier", "SINGLE_CALL_BATCH", "check_param_names", "mirror_images"]
-
-
-def mirror_images(X):
-    """Mirror a batch of images (n, height, width[, channels]) left to right: the flip of
-    test-time augmentation."""
-    return np.asarray(X)[:, :, ::-1]
 
 
 def image_shape(sample_shape):
@@ -76,11 +72,13 @@ def check_param_names(names):
 class FERClassifier(ScikerasClassifier):
     """Facial-expression CNN with the scikit-learn classifier API.
 
-    A VGG-like Keras CNN (see :func:`fer_estimator.architecture.build_vgg_cnn`) trained with
-    Adam (or any Keras optimizer), early stopping and a learning-rate schedule (reduction on
-    plateau, or warm-up then cosine decay) monitored on a stratified validation split carved
-    from the training data. Works on any Keras 3 backend (TensorFlow, JAX, torch); trains in
-    mixed bfloat16 on CPUs that compute it natively.
+    A Keras CNN (the VGG-like reference design by default; ``architecture`` picks another
+    registered in :mod:`fer_estimator.architecture`) trained with Adam (or any Keras
+    optimizer), early stopping and a learning-rate schedule (reduction on plateau, or warm-up
+    then cosine decay) monitored on a stratified validation split carved from the training
+    data, optionally distilling a teacher (``fit(..., teacher_proba=...)``, see
+    :mod:`fer_estimator.distillation`). Works on any Keras 3 backend (TensorFlow, JAX, torch);
+    trains in mixed bfloat16 on CPUs that compute it natively.
 
     Every parameter is checked when ``fit`` starts (``_parameter_constraints``, scikit-learn's
     style): a bad value raises a ``ValueError`` naming the parameter and what it accepts, an
@@ -88,8 +86,15 @@ class FERClassifier(ScikerasClassifier):
 
     Parameters
     ----------
+    architecture : str, default="vgg"
+        The network family, a name registered in
+        :data:`fer_estimator.architecture.ARCHITECTURES`: ``"vgg"`` (blocks of two
+        convolutions and a max-pool, flattened into dense layers) or ``"resnet"`` (a
+        pre-activation ResNet of one residual block per stage, global average pooling). Each
+        takes the parameters below that shape a network (``depth``, ``base_filters``,
+        ``dropout``, ``l2``, ``dense_units``).
     depth : int, default=4
-        Number of convolution blocks (each halves the image side).
+        Number of convolution blocks or stages (each halves the image side).
     base_filters : int, default=64
         Filters of the first block, doubled per block up to 512.
     dropout : float, default=0.25
@@ -139,6 +144,23 @@ class FERClassifier(ScikerasClassifier):
         Augmentation: random shifts up to this fraction of the image side while training.
     zoom_range : float, default=0.1
         Augmentation: random zoom up to this fraction while training.
+    random_erasing : float, default=0.0
+        Augmentation: probability that a training image gets a random rectangle (2–33% of
+        its area) replaced by noise (Keras' ``RandomErasing``). 0 switches it off.
+    mixup_alpha : float, default=0.0
+        Mixup while training: each batch blends pairs of images and their targets by
+        ``lam ~ Beta(mixup_alpha, mixup_alpha)``. 0 switches it off; 0.1–0.4 are usual.
+    cutmix_alpha : float, default=0.0
+        CutMix while training: a box of another image of the batch is pasted in, the targets
+        mixed by area. With ``mixup_alpha`` too, each batch gets one of the two at random.
+    teacher_weight : float, default=0.5
+        Distillation: the weight of the teacher's (softened) probabilities in the training
+        targets, ``(1 - teacher_weight) * labels + teacher_weight * teacher``. Used only when
+        ``fit`` gets ``teacher_proba``.
+    temperature : float, default=1.0
+        Distillation: the teacher's probabilities are softened to
+        ``softmax(log(p) / temperature)`` before they are mixed with the labels (> 1 gives
+        the wrong classes more weight).
     class_weight : dict, "balanced" or None, default=None
         Class weights; "balanced" up-weights rare classes such as Disgust.
     tta : bool, default=False
@@ -175,6 +197,7 @@ class FERClassifier(ScikerasClassifier):
 
     _parameter_constraints = {
         **ScikerasClassifier._parameter_constraints,
+        "architecture": [str],  # a registered name: checked when the network is built
         "depth": [Interval(Integral, 1, None, closed="left")],
         "base_filters": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -193,21 +216,28 @@ class FERClassifier(ScikerasClassifier):
         "horizontal_flip": ["boolean"],
         "shift_range": [Interval(Real, 0, 1, closed="both")],
         "zoom_range": [Interval(Real, 0, 1, closed="left")],
+        "random_erasing": [Interval(Real, 0, 1, closed="both")],
+        "mixup_alpha": [Interval(Real, 0, None, closed="left")],
+        "cutmix_alpha": [Interval(Real, 0, None, closed="left")],
+        "teacher_weight": [Interval(Real, 0, 1, closed="both")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
         "tta": ["boolean"],
         "precision": [StrOptions(set(PRECISIONS))],
     }
 
-    def __init__(self, depth=4, base_filters=64, dropout=0.25, l2=1e-4,
+    def __init__(self, architecture="vgg", depth=4, base_filters=64, dropout=0.25, l2=1e-4,
                  dense_units=(512, 256, 128), learning_rate=1e-3, weight_decay=None,
                  lr_schedule="plateau", warmup_epochs=0.0, label_smoothing=0.0,
                  batch_size=64, epochs=60, early_stopping_patience=10, reduce_lr_patience=5,
                  reduce_lr_factor=0.5, validation_fraction=0.1,
                  validation_random_state=None, horizontal_flip=True, shift_range=0.1,
-                 zoom_range=0.1, class_weight=None, tta=False,
+                 zoom_range=0.1, random_erasing=0.0, mixup_alpha=0.0, cutmix_alpha=0.0,
+                 teacher_weight=0.5, temperature=1.0, class_weight=None, tta=False,
                  precision="auto", random_state=None, verbose=0, optimizer="adam", **kwargs):
         super().__init__(batch_size=batch_size, epochs=epochs, class_weight=class_weight,
                          random_state=random_state, verbose=verbose, optimizer=optimizer,
                          **kwargs)
+        self.architecture = architecture
         self.depth = depth
         self.base_filters = base_filters
         self.dropout = dropout
@@ -226,6 +256,11 @@ class FERClassifier(ScikerasClassifier):
         self.horizontal_flip = horizontal_flip
         self.shift_range = shift_range
         self.zoom_range = zoom_range
+        self.random_erasing = random_erasing
+        self.mixup_alpha = mixup_alpha
+        self.cutmix_alpha = cutmix_alpha
+        self.teacher_weight = teacher_weight
+        self.temperature = temperature
         self.tta = tta
         self.precision = precision
 
@@ -241,13 +276,19 @@ class FERClassifier(ScikerasClassifier):
 
     def _keras_build_fn(self, meta, compile_kwargs):
         # The network takes what the feature encoder makes of one sample.
+        # Checked here, not with the other parameters: a saved network loads and predicts
+        # in a process that never registered its architecture.
+        get_architecture(self.architecture)
         sample = np.zeros((1,) + tuple(meta["X_shape_"][1:]), dtype="float32")
-        model = build_vgg_cnn(
-            self.feature_encoder_.transform(sample).shape[1:], meta["n_classes_"],
-            depth=self.depth, base_filters=self.base_filters, dropout=self.dropout, l2=self.l2,
-            dense_units=tuple(self.dense_units),
-            horizontal_flip=self.horizontal_flip, shift_range=self.shift_range,
-            zoom_range=self.zoom_range, dtype_policy=self.precision_)
+        body_params = {name: getattr(self, name)
+                       for name in architecture_parameters(self.architecture)}
+        if "dense_units" in body_params:
+            body_params["dense_units"] = tuple(body_params["dense_units"])
+        model = build_network(
+            self.architecture, self.feature_encoder_.transform(sample).shape[1:],
+            meta["n_classes_"], horizontal_flip=self.horizontal_flip,
+            shift_range=self.shift_range, zoom_range=self.zoom_range,
+            random_erasing=self.random_erasing, dtype_policy=self.precision_, **body_params)
         optimizer = compile_kwargs["optimizer"]
         optimizer.learning_rate = self.learning_rate
         if self.weight_decay is not None:
@@ -347,25 +388,95 @@ class FERClassifier(ScikerasClassifier):
                 patience=self.reduce_lr_patience))
         return callbacks
 
+    def fit(self, X, y, sample_weight=None, teacher_proba=None, **kwargs):
+        """Train a new network (or go on training it with ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like
+            Training images.
+        y : array-like of shape (n_samples,)
+            Labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+        teacher_proba : array-like of shape (n_samples, n_classes), default=None
+            Distillation: a teacher's probabilities of the same images, columns in the order
+            of the sorted labels (``np.unique(y)``; see
+            :func:`fer_estimator.distillation.teacher_probabilities`). The network then
+            learns from ``teacher_weight`` of them mixed with the labels; the validation
+            split keeps the plain labels, so ``val_loss`` and ``val_accuracy`` stay honest.
+            One row per sample, like ``sample_weight``: cross-validation slices it by fold
+            (``params={"cnn__teacher_proba": proba}``).
+        **kwargs
+            Extra arguments for ``keras.Model.fit``; ``callbacks=[...]`` serve this fit only.
+
+        Returns
+        -------
+        self
+        """
+        self._teacher_proba = (None if teacher_proba is None
+                               else self._check_teacher_proba(teacher_proba, y))
+        try:
+            return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+        finally:
+            del self._teacher_proba
+
+    def _check_teacher_proba(self, teacher_proba, y):
+        proba = np.asarray(teacher_proba, dtype=np.float64)
+        n_classes = len(np.unique(np.asarray(y)))
+        expected = (len(y), n_classes)
+        if proba.shape != expected:
+            raise ValueError(f"teacher_proba must have one row per sample and one column per "
+                             f"class, shape {expected}; got {proba.shape}")
+        if not np.isfinite(proba).all() or (proba < 0).any():
+            raise ValueError("teacher_proba must hold probabilities: finite, non-negative "
+                             "values")
+        if not np.allclose(proba.sum(axis=1), 1.0, atol=1e-3):
+            row = int(np.flatnonzero(~np.isclose(proba.sum(axis=1), 1.0, atol=1e-3))[0])
+            raise ValueError(f"every row of teacher_proba must sum to 1; row {row} sums to "
+                             f"{proba[row].sum():.4g}")
+        return proba
+
     def split_validation(self, X, y, sample_weight):
-        """Carve the stratified ``validation_fraction`` from the encoded training data."""
+        """Carve the stratified ``validation_fraction`` from the encoded training data; the
+        training part's targets mix in the teacher's probabilities when ``fit`` got them."""
+        train, validation = self._validation_rows(y)
+        teacher_proba = getattr(self, "_teacher_proba", None)
+        targets = y[train]
+        if teacher_proba is not None:
+            targets = distillation_targets(targets, teacher_proba[train],
+                                           teacher_weight=self.teacher_weight,
+                                           temperature=self.temperature)
+        weights = None if sample_weight is None else sample_weight[train]
+        if validation is None:
+            return X[train], targets, weights, None
+        return X[train], targets, weights, (X[validation], y[validation])
+
+    def training_batches(self, X, y, sample_weight):
+        """Mixup/CutMix batches when ``mixup_alpha`` or ``cutmix_alpha`` is set."""
+        if not self.mixup_alpha and not self.cutmix_alpha:
+            return None
+        return MixedBatches(X, y, sample_weight, batch_size=self.batch_size,
+                            mixup_alpha=self.mixup_alpha, cutmix_alpha=self.cutmix_alpha,
+                            seed=None if self.random_state is None else self._seed())
+
+    def _validation_rows(self, y):
+        """Row indices ``(train, validation)`` of the stratified validation split
+        (``validation`` None without one)."""
         if not self.validation_fraction:
-            return X, y, sample_weight, None
+            return np.arange(len(y)), None
         codes = y.argmax(axis=1)
         if self.validation_random_state is not None:
             seed = self.validation_random_state
         else:
             seed = None if self.random_state is None else self._seed()
         try:
-            train, val = train_test_split(np.arange(len(codes)), stratify=codes,
-                                          test_size=self.validation_fraction, random_state=seed)
+            return train_test_split(np.arange(len(codes)), stratify=codes,
+                                    test_size=self.validation_fraction, random_state=seed)
         except ValueError as error:
             raise ValueError(
                 f"cannot carve a stratified validation_fraction={self.validation_fraction} "
                 f"from {len(codes)} training images ({error}); use more data, a larger "
                 f"fraction, or validation_fraction=0") from error
-        weights = None if sample_weight is None else sample_weight[train]
-        return X[train], y[train], weights, (X[val], y[val])
 
     def network_proba(self, X, **kwargs):
         if self.tta:

@@ -63,17 +63,19 @@ def load_split(data=None, *, n_classes=7, train_usage="Training", test_usage="Pu
     return X_train, names[y_train], X_test, names[y_test], source
 
 
-def fit_resumable(pipeline, X, y, checkpoint_dir=None):
+def fit_resumable(pipeline, X, y, checkpoint_dir=None, teacher_proba=None):
     """Fit ``pipeline`` (ending in a FERClassifier step ``cnn``), resuming an interrupted fit.
 
     With ``checkpoint_dir``, the network's weights, optimizer state and epoch are saved after
     every epoch (``keras.callbacks.BackupAndRestore``, two copies so a crash while writing
     loses nothing), and a fit started again with the same data and parameters continues from
     the last finished epoch; the per-epoch metrics accumulate in ``history.log`` there (CSV). Early
-    stopping starts its patience afresh after a resume.
+    stopping starts its patience afresh after a resume. ``teacher_proba`` (one row per image)
+    distils a teacher into the network (:mod:`fer_estimator.distillation`).
     """
+    fit_params = {} if teacher_proba is None else {"cnn__teacher_proba": teacher_proba}
     if checkpoint_dir is None:
-        return pipeline.fit(X, y)
+        return pipeline.fit(X, y, **fit_params)
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     # CSV content; the .log name keeps data-file checks (which look for FER2013 *.csv files in
@@ -83,7 +85,7 @@ def fit_resumable(pipeline, X, y, checkpoint_dir=None):
         keras.callbacks.BackupAndRestore(str(checkpoint_dir / "backup"), double_checkpoint=True),
         keras.callbacks.CSVLogger(str(log), append=True),
     ]
-    pipeline.fit(X, y, cnn__callbacks=callbacks)
+    pipeline.fit(X, y, cnn__callbacks=callbacks, **fit_params)
     # After a resume, the classifier saw only the epochs since; the log holds them all.
     pipeline.steps[-1][1].history_ = history_from_log(log)
     return pipeline
@@ -101,7 +103,8 @@ def history_from_log(path):
 
 
 def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_params=None,
-                   max_train_rows=None, checkpoint_dir=None, random_state=0, log=print):
+                   max_train_rows=None, checkpoint_dir=None, random_state=0, log=print,
+                   teacher_proba=None):
     """Train, evaluate and save a FER pipeline with a JSON report beside it.
 
     Parameters
@@ -124,6 +127,9 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
         Resume an interrupted training from here (see :func:`fit_resumable`).
     random_state : int, default=0
     log : callable, default=print
+    teacher_proba : ndarray of shape (n_train, n_classes), default=None
+        A teacher's probabilities of the training images (after ``max_train_rows``), columns
+        in the sorted class-name order, to distil (:mod:`fer_estimator.distillation`).
 
     Returns
     -------
@@ -139,7 +145,7 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
 
     pipeline = make_fer_pipeline(normalization, **params)
     started = time.perf_counter()
-    fit_resumable(pipeline, X_train, y_train, checkpoint_dir)
+    fit_resumable(pipeline, X_train, y_train, checkpoint_dir, teacher_proba=teacher_proba)
     train_seconds = time.perf_counter() - started
     pipeline.set_params(cnn__verbose=0)  # a saved model predicts quietly, whatever training printed
     scores = evaluate(pipeline, X_test, y_test, progress=False)

@@ -16,6 +16,16 @@ from .space import check_params, final_step, param_prefix, suggest
 from .study import InvalidTrialError
 
 
+def per_sample_subset(fit_params, n_samples, rows):
+    """``fit_params`` for the samples ``rows``: arrays of one entry per sample are indexed,
+    anything else is passed as it is (scikit-learn's rule for fit parameters in
+    cross-validation)."""
+    return {name: _safe_indexing(value, rows)
+            if hasattr(value, "__len__") and not isinstance(value, (str, dict))
+            and len(value) == n_samples else value
+            for name, value in fit_params.items()}
+
+
 def worker_id():
     """``host:pid`` of this process, stored on every trial it runs."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -52,10 +62,12 @@ class CrossValidationObjective:
         Steps per fold with ``prune_on="epoch"``: the most epochs any trial trains per fold,
         so that a step is the same fold and epoch in every trial even when ``epochs`` is
         tuned. None: the trial's own epochs.
+    fit_params : dict, default=None
+        Passed to every fold's ``fit``, one-row-per-sample arrays sliced to the fold.
     """
 
     def __init__(self, estimator, search_space, param_names, X, y, splits, scorer, prune_on,
-                 epoch_stride=None):
+                 epoch_stride=None, fit_params=None):
         self.estimator = estimator
         self.search_space = search_space
         self.param_names = param_names
@@ -65,6 +77,7 @@ class CrossValidationObjective:
         self.scorer = scorer
         self.prune_on = prune_on
         self.epoch_stride = epoch_stride
+        self.fit_params = fit_params or {}
 
     def __call__(self, trial):
         params = {name: suggest(trial, name, distribution)
@@ -108,7 +121,8 @@ class CrossValidationObjective:
         callbacks = final_step(estimator).get_params().get("callbacks") or []
         estimator.set_params(**{param_prefix(estimator) + "callbacks": [*callbacks, reporter]})
         try:
-            estimator.fit(X_train, y_train)
+            estimator.fit(X_train, y_train,
+                          **per_sample_subset(self.fit_params, len(self.y), train))
             return float(self.scorer(estimator, X_test, y_test))
         finally:
             # Free the fold's network before the next one is built (graph, weights, buffers).

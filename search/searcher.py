@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fer_estimator.pipeline import make_fer_pipeline
 
-from .objective import CrossValidationObjective
+from .objective import CrossValidationObjective, per_sample_subset
 from .options import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_RETRY, PRUNE_ON, default_storage_url
 from .pruners import make_pruner
 from .report import ProgressPrinter
@@ -171,7 +171,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.callbacks = callbacks
         self.data_source = data_source
 
-    def fit(self, X, y):
+    def fit(self, X, y, **fit_params):
         """Run (or continue) the study, then refit the best parameters on all data.
 
         Everything that can be checked is checked before the study is opened: parameter
@@ -185,6 +185,10 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             flat rows or image arrays).
         y : array-like of shape (n_samples,)
             Class labels.
+        **fit_params
+            Passed to the estimator's ``fit`` in every fold and in the refit; one-row-per-sample
+            arrays are sliced like ``X`` (for a distilled student:
+            ``cnn__teacher_proba=proba``, see :mod:`fer_estimator.distillation`).
 
         Returns
         -------
@@ -206,6 +210,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         self.sample_indices_ = self._sample_indices(y)
         X_cv, y_cv = _safe_indexing(X, self.sample_indices_), y[self.sample_indices_]
+        fit_params_cv = per_sample_subset(fit_params, len(y), self.sample_indices_)
         self._check_class_counts(y_cv)
         cv = self._splitter(y_cv)
         splits = list(cv.split(X_cv, y_cv))
@@ -226,7 +231,8 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         prune_on = None if isinstance(pruner, optuna.pruners.NopPruner) else self.prune_on
         objective = CrossValidationObjective(estimator, search_space, param_names, X_cv, y_cv,
                                              splits, self.scorer_, prune_on,
-                                             epoch_stride=epoch_stride)
+                                             epoch_stride=epoch_stride,
+                                             fit_params=fit_params_cv)
         callbacks = list(self.callbacks or [])
         if self.verbose:
             callbacks.append(ProgressPrinter(self.n_trials, stream=sys.stdout))
@@ -252,7 +258,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             start = time.perf_counter()
             self.best_estimator_ = clone(estimator).set_params(
                 **{param_names[name]: value for name, value in self.best_params_.items()})
-            self.best_estimator_.fit(X, y)
+            self.best_estimator_.fit(X, y, **fit_params)
             self.refit_time_ = time.perf_counter() - start
             self.classes_ = self.best_estimator_.classes_
             if hasattr(self.best_estimator_, "n_features_in_"):
