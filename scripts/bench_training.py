@@ -1,6 +1,6 @@
 """Training speed: FERClassifier.fit against a plain keras Model.fit, float32 against bfloat16.
 
-    python scripts/bench_training.py [--images 4096] [--epochs 3] [--rounds 2] [--depth 4] [--base-filters 32]
+    python scripts/bench_training.py [--images 4096] [--epochs 3] [--rounds 2] [--depth 4] [--base-filters 32] [--architecture vgg]
 
 The same network (the shipped recipe's half-width VGG by default), the same images and batch
 size, trained four ways in interleaved rounds so that whatever else runs on the machine weighs
@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from fer_estimator._paths import SHARED_FER2013_CSV
-from fer_estimator.architecture import build_vgg_cnn
+from fer_estimator.architecture import ARCHITECTURES, build_network
 from fer_estimator.classifier import FERClassifier
 from fer_estimator.data import load_fer2013
 from fer_estimator.synthetic import make_synthetic_faces
@@ -53,7 +53,7 @@ def benchmark_images(n_images, random_state=0):
 def classifier_params(args, precision):
     """FERClassifier parameters: the network under test, no validation split or schedule, so
     both ways do the same work per epoch."""
-    return dict(depth=args.depth, base_filters=args.base_filters,
+    return dict(architecture=args.architecture, depth=args.depth, base_filters=args.base_filters,
                 dense_units=(8 * args.base_filters, 4 * args.base_filters), dropout=0.1,
                 batch_size=args.batch_size, epochs=args.epochs, validation_fraction=0.0,
                 early_stopping_patience=None, reduce_lr_patience=None, precision=precision,
@@ -62,8 +62,8 @@ def classifier_params(args, precision):
 
 def fit_plain_keras(X, y, params):
     """Images/s of every epoch of ``keras.Model.fit`` on the network FERClassifier builds."""
-    model = build_vgg_cnn(X.shape[1:], 7, depth=params["depth"],
-                          base_filters=params["base_filters"], dropout=params["dropout"],
+    model = build_network(params["architecture"], X.shape[1:], 7, depth=params["depth"],
+                          base_filters=params["base_filters"], dropout=params["dropout"], l2=0.0,
                           dense_units=params["dense_units"], dtype_policy=params["precision"])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     timer = EpochTimer()
@@ -86,6 +86,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--depth", type=int, default=4)
+    parser.add_argument("--architecture", choices=sorted(ARCHITECTURES), default="vgg")
     parser.add_argument("--base-filters", type=int, default=32,
                         help="32: the shipped half-width network; 64: the reference width")
     args = parser.parse_args(argv)
@@ -104,7 +105,8 @@ def main(argv=None):
                   f"{statistics.median(per_epoch[1:]):7.1f} images/s", flush=True)
 
     median = {key: statistics.median(values) for key, values in speeds.items()}
-    print(f"\n{len(X)} images, batch {args.batch_size}, base_filters {args.base_filters}, "
+    print(f"\n{args.architecture}: {len(X)} images, batch {args.batch_size}, base_filters "
+          f"{args.base_filters}, "
           f"{args.rounds} rounds × {args.epochs - 1} timed epochs; median training images/s:")
     print(f"{'':<18}" + "".join(f"{precision:>16}" for precision in PRECISIONS)
           + f"{'bf16 / fp32':>14}")

@@ -9,10 +9,12 @@ from conftest import load_script
 bench = load_script("bench_training")
 
 
-def test_prints_images_per_second_for_every_way_and_precision(capsys):
+@pytest.mark.parametrize("architecture", ["vgg", "resnet"])
+def test_prints_images_per_second_for_every_way_and_precision(capsys, architecture):
     bench.main(["--images", "64", "--epochs", "2", "--rounds", "1", "--depth", "1",
-                "--base-filters", "4"])
+                "--base-filters", "4", "--architecture", architecture])
     out = capsys.readouterr().out
+    assert out.count(f"{architecture}: 64 images") == 1
     for way in ("keras Model.fit", "FERClassifier.fit"):
         assert re.search(rf"^{re.escape(way)} +[\d.]+ +[\d.]+ +[\d.]+×$", out, re.MULTILINE)
     assert re.search(r"FERClassifier.fit / keras Model.fit, mixed_bfloat16: [\d.]+×", out)
