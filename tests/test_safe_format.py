@@ -21,8 +21,7 @@ from fer_estimator._paths import DEFAULT_MODEL_PATH, MODELS_DIR
 from fer_estimator._versions import check_saved_versions
 from fer_estimator.cli import main
 from fer_estimator.manifest import UntrustedModelError, file_sha256, read_manifest, write_manifest
-from fer_estimator import safe_format
-from fer_estimator.safe_format import DESCRIPTION_MEMBER, NETWORK_MEMBER, SafeFormatError
+from fer_estimator.safe_format import DESCRIPTION_MEMBER, NETWORK_MEMBER, SafeFormatError, limits
 from fer_estimator.variants import six_class_from_seven
 
 
@@ -188,9 +187,9 @@ def test_a_lambda_layer_in_the_network_is_refused(fitted, tmp_path):
     (lambda d: {**d, "steps": [d["steps"][0], {**d["steps"][1], "params": {
         **d["steps"][1]["params"], "depth": "deep"}}]}, r"'depth' parameter of FERClassifier"),
     (lambda d: {**d, "steps": [{**d["steps"][0], "fitted": [0.5, 0.25]}, d["steps"][1]]},
-     r"PixelTransformer's 'fitted' must be a table"),
+     r"step 0 \(PixelTransformer\): 'fitted' must be a table"),
     (lambda d: {**d, "steps": [d["steps"][0], {**d["steps"][1], "fitted": {"history_": [1]}}]},
-     r"FERClassifier's 'history_' must be a table"),
+     r"step 1 \(FERClassifier\): 'fitted.history_' must be a table"),
 ])
 def test_a_tampered_description_is_refused(fitted, tmp_path, edit, message):
     path = save(fitted[0], tmp_path / "model.fer.zip")
@@ -334,9 +333,9 @@ def test_a_network_member_that_expands_too_much_is_refused(fitted, tmp_path):
 
 
 def test_networks_larger_than_the_cap_are_refused(fitted, tmp_path, monkeypatch):
-    assert safe_format._MAX_NETWORK_BYTES <= 256 << 20
+    assert limits.MAX_NETWORK_BYTES <= 256 << 20
     path = save(fitted[0], tmp_path / "model.fer.zip")
-    monkeypatch.setattr(safe_format, "_MAX_NETWORK_BYTES", 1000)
+    monkeypatch.setattr(limits, "MAX_NETWORK_BYTES", 1000)
     with pytest.raises(SafeFormatError, match=r"the networks expand to \d+ bytes, more than "
                                               r"1000"):
         load(path)

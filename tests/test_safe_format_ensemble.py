@@ -13,10 +13,9 @@ from sklearn.pipeline import Pipeline
 
 from fer_estimator import (EMOTIONS, FERClassifier, PixelTransformer, load, make_fer_pipeline,
                            save, soft_voting_ensemble)
-from fer_estimator import safe_format
 from fer_estimator._paths import MODELS_DIR
 from fer_estimator.presets import MICRO
-from fer_estimator.safe_format import DESCRIPTION_MEMBER, NETWORK_MEMBER, SafeFormatError
+from fer_estimator.safe_format import DESCRIPTION_MEMBER, NETWORK_MEMBER, SafeFormatError, limits
 from fer_estimator.variants import six_class_from_seven
 from conftest import building_no_network_nor_drawing_random_numbers
 from test_safe_format import _rewrite
@@ -217,7 +216,7 @@ def test_the_networks_together_are_capped(saved, monkeypatch):
     with zipfile.ZipFile(saved) as archive:
         sizes = [archive.getinfo(f"networks/{name}.keras").file_size for name in NAMES]
     # Each network is under the cap, the two together are not.
-    monkeypatch.setattr(safe_format, "_MAX_NETWORK_BYTES", max(sizes) + 1)
+    monkeypatch.setattr(limits, "MAX_NETWORK_BYTES", max(sizes) + 1)
     with pytest.raises(SafeFormatError, match=f"the networks expand to {sum(sizes)} bytes"):
         load(saved)
 
