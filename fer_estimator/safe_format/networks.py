@@ -155,8 +155,8 @@ def _declared_weights(layer, where):
     if count is None:
         raise SafeFormatError(
             f"{where}: {KERAS_CONFIG} has a layer of class {quoted(kind, 60)}, whose weights "
-            f"the safe format cannot count before Keras builds it; the layers it counts are "
-            f"{', '.join(sorted(LAYER_WEIGHTS))}")
+            f"the safe format cannot count before Keras builds it (it counts the classes of "
+            f"fer_estimator.safe_format.networks.LAYER_WEIGHTS); refused")
     config = layer.get("config")
     build = layer.get("build_config") or {}
     input_shape = build.get("input_shape") if isinstance(build, dict) else None
