@@ -61,16 +61,20 @@ def data(synthetic_split):
     return X_train[:100], np.array(EMOTIONS)[y_train[:100]], X_test[:20]
 
 
-def _fit(data, clip=True, classifier=FERClassifier):
+def _fit(data, middle, classifier):
     X, y, _ = data
-    steps_ = [("pixels", PixelTransformer("standardize")),
-              *([("clip", ContrastClip(1.5))] if clip else []),
-              ("cnn", classifier(**{**MICRO, "epochs": 1, "random_state": 0}))]
-    return Pipeline(steps_).fit(X, y)
+    return Pipeline([("pixels", PixelTransformer("standardize")), *middle,
+                     ("cnn", classifier(**{**MICRO, "epochs": 1, "random_state": 0}))]).fit(X, y)
 
 
-def test_a_new_step_type_needs_only_its_class_and_one_registration(registry, data, tmp_path):
-    pipeline = _fit(data)
+@pytest.fixture(scope="module")
+def clipped(data):
+    return _fit(data, [("clip", ContrastClip(1.5))], FERClassifier)
+
+
+def test_a_new_step_type_needs_only_its_class_and_one_registration(registry, clipped, data,
+                                                                    tmp_path):
+    pipeline = clipped
     with pytest.raises(SafeFormatError, match=r"step 'clip' is a .*ContrastClip.* register its "
                                               r"class \(fer_estimator\.safe_format\."
                                               r"register_step\)"):
@@ -86,9 +90,9 @@ def test_a_new_step_type_needs_only_its_class_and_one_registration(registry, dat
     np.testing.assert_array_equal(loaded.predict_proba(data[2]), pipeline.predict_proba(data[2]))
 
 
-def test_a_registered_steps_own_checks_run_at_load(registry, data, tmp_path):
+def test_a_registered_steps_own_checks_run_at_load(registry, clipped, tmp_path):
     register_step(ContrastClip)
-    path = save(_fit(data), tmp_path / "clip.fer.zip")
+    path = save(clipped, tmp_path / "clip.fer.zip")
     with zipfile.ZipFile(path) as archive:
         contents = {name: archive.read(name) for name in archive.namelist()}
     description = json.loads(contents[DESCRIPTION_MEMBER])
@@ -106,7 +110,7 @@ def test_a_registered_steps_own_checks_run_at_load(registry, data, tmp_path):
 
 
 def test_a_fer_classifier_subclass_is_saved_once_registered(registry, data, tmp_path):
-    pipeline = _fit(data, clip=False, classifier=CalibratedFERClassifier)
+    pipeline = _fit(data, [], CalibratedFERClassifier)
     with pytest.raises(SafeFormatError, match="CalibratedFERClassifier"):
         save(pipeline, tmp_path / "unregistered.fer.zip")
     register_step(CalibratedFERClassifier, final=True)
