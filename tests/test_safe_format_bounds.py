@@ -143,12 +143,28 @@ def test_a_keras_archive_with_other_members_or_none_is_refused(model_file, tmp_p
         load(extra)
     missing = _with_network(model_file, tmp_path / "missing.fer.zip",
                             lambda members: {"metadata.json": members["metadata.json"]})
-    with pytest.raises(SafeFormatError, match="has no model.weights.h5"):
+    with pytest.raises(SafeFormatError, match="network.keras has no config.json"):
         load(missing)
     not_zip = _write(tmp_path / "notzip.fer.zip", {**_members(model_file),
                                                    NETWORK_MEMBER: b"not a zip"})
     with pytest.raises(SafeFormatError, match="network.keras is not a readable Keras archive"):
         load(not_zip)
+
+
+def test_weights_that_expand_inside_the_hdf5_file_are_refused(model_file, tmp_path,
+                                                              keras_never_loads):
+    import h5py
+
+    weights = tmp_path / "weights.h5"
+    with h5py.File(weights, "w") as file:  # 280 MB declared, never written: a few KB
+        file.create_dataset("layers/dense/vars/0", shape=(70_000_000,), dtype="float32",
+                            chunks=(1 << 20,), compression="gzip")
+    assert weights.stat().st_size < 100_000
+    bomb = _with_network(model_file, tmp_path / "h5bomb.fer.zip", lambda members: {
+        **members, "model.weights.h5": weights.read_bytes()})
+    with pytest.raises(SafeFormatError, match=r"h5bomb\.fer\.zip: the network network\.keras: "
+                                              r"model\.weights\.h5 declares 280000000 bytes"):
+        load(bomb)
 
 
 def test_the_declared_weights_are_those_keras_builds(model_file):

@@ -6,14 +6,17 @@ before it reads the weights, so the config is checked first, from its bytes: its
 compression, its nesting, its number of layers and the number of weights those layers declare,
 counted from each layer's configuration and input shape (``build_config``). Only the layer
 classes of :data:`LAYER_WEIGHTS` are counted, so a config naming any other class is refused:
-a network with a new kind of layer needs its weight count here, one entry.
+a network with a new kind of layer needs its weight count here, one entry. The weights file
+(HDF5, which compresses on its own) is bounded by the sizes its arrays declare.
 """
 
 import math
+import tempfile
 import zipfile
+from pathlib import Path
 
 from . import limits
-from .archive import checked_member, read_member, refuse_unnamed_members
+from .archive import extract_member, read_member, refuse_unnamed_members
 from .description import parse_json
 from .errors import SafeFormatError, quoted
 
@@ -102,16 +105,27 @@ LAYER_WEIGHTS = {
 
 def check_keras_archive(keras_file, where):
     """Refuse the ``.keras`` archive ``keras_file`` (named ``where`` in errors) unless its
-    members are within bounds and its config declares at most :data:`limits.MAX_LAYERS`
-    layers and :data:`limits.MAX_PARAMETERS` weights; nothing is built."""
+    members are within bounds, its config declares at most :data:`limits.MAX_LAYERS` layers
+    and :data:`limits.MAX_PARAMETERS` weights, and its weights file declares at most
+    :data:`limits.MAX_NETWORK_BYTES`; nothing is built. Returns the declared weights."""
     try:
         with zipfile.ZipFile(keras_file) as archive:
             refuse_unnamed_members(archive, (KERAS_CONFIG, KERAS_METADATA, KERAS_WEIGHTS), where)
-            checked_member(archive, KERAS_WEIGHTS, where, limits.MAX_NETWORK_BYTES)
             read_member(archive, KERAS_METADATA, where, limits.MAX_KERAS_METADATA_BYTES)
-            content = read_member(archive, KERAS_CONFIG, where, limits.MAX_KERAS_CONFIG_BYTES)
+            weights = _declared_weights_of_config(
+                read_member(archive, KERAS_CONFIG, where, limits.MAX_KERAS_CONFIG_BYTES), where)
+            stored = _stored_weight_bytes(archive, where)
     except (zipfile.BadZipFile, EOFError) as error:
         raise SafeFormatError(f"{where} is not a readable Keras archive: {error}") from error
+    if stored > limits.MAX_NETWORK_BYTES:
+        # HDF5 compresses datasets itself: a small file can declare any size.
+        raise SafeFormatError(f"{where}: {KERAS_WEIGHTS} declares {stored} bytes of weights, "
+                              f"more than {limits.MAX_NETWORK_BYTES}; refused")
+    return weights
+
+
+def _declared_weights_of_config(content, where):
+    """The weights the config ``content`` (bytes) declares, refused beyond the limits."""
     config = parse_json(content, f"{where}: {KERAS_CONFIG}", limits.MAX_KERAS_CONFIG_NESTING)
     layers = list(_layers(config, where))
     if len(layers) > limits.MAX_LAYERS:
@@ -122,6 +136,30 @@ def check_keras_archive(keras_file, where):
         raise SafeFormatError(f"{where}: {KERAS_CONFIG} declares {weights} weights, more than "
                               f"{limits.MAX_PARAMETERS} (no FER network is that large); refused")
     return weights
+
+
+def _stored_weight_bytes(archive, where):
+    """How many bytes the weight arrays of the archive's HDF5 file declare (their shapes, not
+    their compressed size), read from the file's metadata only."""
+    import h5py
+
+    total = 0
+
+    def add(name, item):
+        nonlocal total
+        if isinstance(item, h5py.Dataset):
+            total += item.size * item.dtype.itemsize
+
+    with tempfile.TemporaryDirectory() as folder:
+        weights = Path(folder) / KERAS_WEIGHTS
+        extract_member(archive, KERAS_WEIGHTS, weights, where, limits.MAX_NETWORK_BYTES)
+        try:
+            with h5py.File(weights, "r") as file:
+                file.visititems(add)
+        except (OSError, RuntimeError) as error:  # h5py's errors for a damaged file
+            raise SafeFormatError(f"{where}: {KERAS_WEIGHTS} is not a readable HDF5 file: "
+                                  f"{quoted(str(error))}") from error
+    return total
 
 
 def _layers(config, where):
