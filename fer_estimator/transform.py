@@ -180,7 +180,8 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
 
     def _check_params(self):
         if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r:.50}")
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got "
+                             f"{self.normalization!r:.50}")
         check_image_size(self.image_size)
         if self.input_scale not in (1, 255) or isinstance(self.input_scale, bool):
             raise ValueError(f"input_scale must be 255 (grey levels 0-255) or 1 (floats in "
