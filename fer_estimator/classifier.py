@@ -7,6 +7,7 @@ from numbers import Integral, Real
 
 import keras
 import numpy as np
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import FunctionTransformer
 
@@ -336,6 +337,52 @@ class FERClassifier(ScikerasClassifier):
         finally:
             self.set_params(model=saved["model"], random_state=saved["random_state"])
         return self
+
+    def to_safe_description(self):
+        """Hook of the safe ``.fer.zip`` format: what it stores beside the parameters and the
+        network (``model_``): the classes and the training history (see
+        :mod:`fer_estimator.safe_format.steps`)."""
+        if not getattr(self, "initialized_", False):
+            raise NotFittedError("the FERClassifier is not fitted: fit it before saving")
+        classes = np.asarray(self.classes_)
+        if classes.dtype.kind not in "iuUf" and not all(isinstance(c, str) for c in classes):
+            raise ValueError(f"classes of dtype {classes.dtype} cannot be saved in the safe "
+                             f"format: use class names (str) or integer codes")
+        history = dict(getattr(self, "history_", {}) or {})
+        return {"classes": classes.tolist(),
+                "fitted": {"history_": {key: [float(value) for value in values]
+                                        for key, values in history.items()}}}
+
+    @classmethod
+    def from_safe_description(cls, params, description, network):
+        """Hook of the safe ``.fer.zip`` format: the fitted classifier of a step table around
+        its saved ``network``, built, trained and seeded nothing (see
+        :mod:`fer_estimator.safe_format.steps`)."""
+        classes = description.get("classes")
+        if not isinstance(classes, list) or not all(
+                isinstance(c, str) or (isinstance(c, (int, float)) and not isinstance(c, bool)
+                                       and math.isfinite(c)) for c in classes):
+            raise ValueError("'classes' must be a list of names or finite codes")
+        outputs = network.output_shape[1]
+        if len(classes) != outputs:
+            raise ValueError(f"the network has {outputs} outputs for {len(classes)} classes")
+        fitted = description.get("fitted")
+        history = fitted.get("history_") if isinstance(fitted, dict) else None
+        if fitted is not None and not isinstance(fitted, dict) or (
+                history is not None and not (isinstance(history, dict) and all(
+                    isinstance(values, list) and all(isinstance(value, (int, float))
+                                                     for value in values)
+                    for values in history.values()))):
+            raise ValueError(f"'fitted.history_' must be a table of lists of numbers; 'fitted' "
+                             f"is {fitted!r:.200}")
+        classifier = cls(**params)
+        classifier.initialize_with_network(network, classes)
+        if list(classifier.classes_) != classes:
+            raise ValueError(f"'classes' {classes!r:.200} are not in sorted order")
+        classifier.precision_ = "float32"
+        classifier.history_ = {key: [float(value) for value in values]
+                               for key, values in (history or {}).items()}
+        return classifier
 
     def check_params(self):
         bad_units = [units for units in self.dense_units

@@ -20,6 +20,8 @@ def _read_umask():
 
 
 _UMASK = _read_umask()
+# How much of an unpickling error a message quotes.
+_MAX_REASON_CHARS = 500
 
 
 def write_atomically(path, write):
@@ -116,4 +118,7 @@ def load_joblib_bytes(content, path):
     try:
         return joblib.load(io.BytesIO(content))
     except Exception as error:
-        raise ValueError(f"{path} is not a readable joblib model file: {error}") from error
+        # The error may quote the file's content: a few hundred characters say what is wrong.
+        reason = str(error)
+        reason = reason if len(reason) <= _MAX_REASON_CHARS else reason[:_MAX_REASON_CHARS] + "..."
+        raise ValueError(f"{path} is not a readable joblib model file: {reason}") from error

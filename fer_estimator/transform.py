@@ -142,9 +142,53 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         return tags
 
-    def _fit_images(self, images):
+    def to_safe_description(self):
+        """Hook of the safe ``.fer.zip`` format: the fitted statistics it stores beside the
+        parameters (see :mod:`fer_estimator.safe_format.steps`)."""
+        check_is_fitted(self)
+        return {"fitted": {"mean_": self.mean_, "scale_": self.scale_}}
+
+    @classmethod
+    def from_safe_description(cls, params, description, network):
+        """Hook of the safe ``.fer.zip`` format: the fitted transformer of a step table, whose
+        images must be the ``network``'s input (see :mod:`fer_estimator.safe_format.steps`)."""
+        transformer = cls(**params)
+        transformer._check_params()
+        side, channels = tuple(network.input_shape[1:3]), network.input_shape[3]
+        if side != (transformer.image_size,) * 2 or channels != 1:
+            raise ValueError(f"'image_size' is {transformer.image_size!r:.50}: the transformer "
+                             f"makes {transformer.image_size!r:.50} pixels a side images of 1 "
+                             f"channel, the network takes {side[0]}x{side[1]} images of "
+                             f"{channels} channel(s)")
+        fitted = description.get("fitted")
+        if not isinstance(fitted, dict) or set(fitted) != {"mean_", "scale_"}:
+            raise ValueError(f"'fitted' must be a table of 'mean_' and 'scale_'; it is "
+                             f"{fitted!r:.200}")
+        standardize = transformer.normalization == "standardize"
+        for key, value in fitted.items():
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if standardize and not (number and math.isfinite(value)
+                                    and (key == "mean_" or value > 0)):
+                raise ValueError(f"'fitted.{key}' must be a finite number"
+                                 f"{' above 0' if key == 'scale_' else ''} for normalization "
+                                 f"'standardize'; it is {value!r:.50}")
+            if not standardize and value is not None:
+                raise ValueError(f"'fitted.{key}' must be null for normalization "
+                                 f"{transformer.normalization!r}; it is {value!r:.50}")
+            setattr(transformer, key, value)
+        return transformer
+
+    def _check_params(self):
         if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got "
+                             f"{self.normalization!r:.50}")
+        check_image_size(self.image_size)
+        if self.input_scale not in (1, 255) or isinstance(self.input_scale, bool):
+            raise ValueError(f"input_scale must be 255 (grey levels 0-255) or 1 (floats in "
+                             f"0-1), got {self.input_scale!r:.50}")
+
+    def _fit_images(self, images):
+        self._check_params()
         self.mean_ = self.scale_ = None
         if self.normalization == "standardize":
             # Statistics of images / 255, computed without materialising that scaled copy.
@@ -164,11 +208,8 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
 
     def _grey_images(self, X):
         """X as float32 grey images of shape (n, image_size, image_size) on the 0-255 scale."""
+        self._check_params()
         size = self.image_size
-        check_image_size(size)
-        if self.input_scale not in (1, 255) or isinstance(self.input_scale, bool):
-            raise ValueError(f"input_scale must be 255 (grey levels 0-255) or 1 (floats in "
-                             f"0-1), got {self.input_scale!r}")
         if isinstance(X, pd.DataFrame):
             if "pixels" not in X.columns:
                 raise ValueError(f"a DataFrame X needs a 'pixels' column; it has {list(X.columns)}")

@@ -1,0 +1,44 @@
+"""The safe model format ``.fer.zip``: a fitted FER pipeline that loads without running code.
+
+A ``.fer.zip`` file is a zip archive of a description and Keras networks:
+
+- ``fer_estimator.json``: the pipeline around the networks: each step's registered class
+  (:class:`~fer_estimator.PixelTransformer`, :class:`~fer_estimator.FERClassifier`, or one
+  added with :func:`register_step`; and the soft ``VotingClassifier`` of an ensemble), its
+  parameters and fitted state as plain JSON values, and the versions it was saved with;
+- the networks, float32, without optimizer state, loaded with
+  ``keras.saving.load_model(..., safe_mode=True)`` (which refuses lambda layers and any other
+  serialised code): ``network.keras`` for a single model (format version 1), or one
+  ``networks/<member name>.keras`` for each member of a
+  :func:`~fer_estimator.soft_voting_ensemble` (format version 2).
+
+Nothing in it is unpickled, so a file from anyone can be loaded: at worst it fails to load or
+predicts badly. Every part is bounded before it is read or built (:mod:`.limits`), every value
+checked as it is rebuilt, with the file and the field named. Nor does loading build a network
+of its own or draw anything at random: each classifier is set up around its saved network
+(:meth:`~fer_estimator.FERClassifier.initialize_with_network`). joblib files (pickles) still
+load through :func:`load` with ``trust=True``, or without it when they are files the package
+ships (see :mod:`fer_estimator.manifest`), checked and unpickled from one read of the file.
+
+One job per module: :mod:`.archive` (zip members within bounds), :mod:`.limits` (the bounds),
+:mod:`.description` (the JSON layout), :mod:`.networks` (Keras: bounded configs, float32
+copies, shapes), :mod:`.steps` (the step registry and its hooks), :mod:`.pipelines` and
+:mod:`.ensembles` (rebuilding scikit-learn objects), :mod:`.model_file` (save, and load of
+any file kind).
+"""
+
+from ..classifier import FERClassifier
+from ..transform import PixelTransformer
+from .description import (DESCRIPTION_MEMBER, ENSEMBLE_NETWORK_MEMBER, ENSEMBLE_VERSION, FORMAT,
+                          FORMAT_VERSION, NETWORK_MEMBER, SINGLE_MODEL_VERSION, SUFFIX)
+from .errors import SafeFormatError
+from .model_file import load, model_stem, save
+from .steps import STEP_TYPES, register_step
+
+# The step types fer-estimator saves; another is one more call, wherever its class lives.
+register_step(PixelTransformer)
+register_step(FERClassifier, final=True)
+
+__all__ = ["DESCRIPTION_MEMBER", "ENSEMBLE_NETWORK_MEMBER", "ENSEMBLE_VERSION", "FORMAT",
+           "FORMAT_VERSION", "NETWORK_MEMBER", "SINGLE_MODEL_VERSION", "STEP_TYPES", "SUFFIX",
+           "SafeFormatError", "load", "model_stem", "register_step", "save"]
