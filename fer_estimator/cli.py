@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ._paths import DEFAULT_MODEL_PATH
 from .cli_options import (add_model_argument, add_model_arguments, add_network_options,
-                          add_verbose_option, network_params, positive_int, silence_native_logs)
+                          add_verbose_option, as_command_line, face_pipeline_params,
+                          network_params, positive_int, silence_native_logs)
 from .search.cli import DESCRIPTION as SEARCH_DESCRIPTION
 from .search.cli import add_arguments as add_search_arguments
 from .search.cli import run_search
@@ -69,7 +70,7 @@ def add_predict_command(subcommands):
 def run_predict(args):
     """Run ``predict``; see :func:`add_predict_command`."""
     from .faces import FacePipeline
-    from .faces.batch import expand_inputs, out_is_a_file, predict_batch
+    from .faces.batch import expand_inputs, log_to_stderr, out_is_a_file, predict_batch
     from .faces.media import DEFAULT_MAX_PIXELS
 
     if not args.inputs and not args.demo:
@@ -80,9 +81,8 @@ def run_predict(args):
     try:
         out_is_a_file(args.out, sources)
     except ValueError as error:
-        raise CommandError(str(error)) from None
-    pipeline = FacePipeline(args.model, args.detector, yunet_model=args.yunet_model,
-                            min_face_size=args.min_face_size, trust=args.trust_model,
+        raise CommandError(as_command_line(error)) from None
+    pipeline = FacePipeline(args.model, **face_pipeline_params(args), trust=args.trust_model,
                             max_pixels=DEFAULT_MAX_PIXELS if args.max_pixels is None
                             else args.max_pixels or None)
     # Fail once, before the first input, when the model or the detector cannot be loaded or the
@@ -90,10 +90,9 @@ def run_predict(args):
     pipeline.warm_up()
     skipped += predict_batch(
         pipeline, sources, lambda source: _predict_source(pipeline, source, args.frame_stride),
-        out=args.out, json_path=args.json, csv_path=args.csv)
+        out=args.out, json_path=args.json, csv_path=args.csv,
+        log=lambda message: log_to_stderr(as_command_line(message)))
     return 1 if skipped else 0
-
-
 
 
 def _predict_source(pipeline, source, frame_stride):

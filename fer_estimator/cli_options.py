@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 
 from .presets import PRESETS
@@ -148,12 +149,45 @@ def add_model_argument(parser, *, default=None):
 
 def add_model_arguments(parser):
     """``--model``, ``--trust-model``, ``--detector``, ``--yunet-model`` and ``--min-face-size``:
-    the model and face detector of a :class:`~fer_estimator.faces.FacePipeline`."""
+    the model and face detector of a :class:`~fer_estimator.faces.FacePipeline`.
+    :func:`face_pipeline_params` reads the detector's back."""
+    # OpenCV, not Keras: --detector offers what the registry holds.
+    from .faces.detectors import DEFAULT_DETECTOR, DETECTORS
+
     add_model_argument(parser)
-    parser.add_argument("--detector", choices=("haar", "yunet"), default="haar",
-                        help="face detector (default: haar, bundled with OpenCV)")
+    parser.add_argument("--detector", choices=sorted(DETECTORS), default=DEFAULT_DETECTOR,
+                        help=f"face detector (default: {DEFAULT_DETECTOR}); yunet: OpenCV "
+                             "Zoo's YuNet, shipped in the package; haar: OpenCV's frontal-face "
+                             "Haar cascade")
     parser.add_argument("--yunet-model", type=Path,
-                        help="YuNet ONNX file for --detector yunet (face_detection_yunet_*.onnx "
-                             "from OpenCV Zoo)")
+                        help="another YuNet ONNX file than the shipped one "
+                             "(face_detection_yunet_*.onnx from OpenCV Zoo)")
     parser.add_argument("--min-face-size", type=float, default=48,
                         help="smallest face to find, in pixels (default: 48)")
+
+
+def as_command_line(message):
+    """A library error message in the command line's words: the parameters it names
+    (``out=x.jpg``, ``max_pixels=``) become the options that set them (``--out x.jpg``,
+    ``--max-pixels``)."""
+    def option(match):
+        value = match.group(2)
+        return PARAMETER_OPTIONS[match.group(1)] + (f" {value}" if value else "")
+
+    return re.sub(rf"\b({'|'.join(PARAMETER_OPTIONS)})=(\S*)", option, str(message))
+
+
+# FacePipeline parameters -> the options of add_model_arguments that set them.
+FACE_PIPELINE_OPTIONS = {"detector": "--detector", "yunet_model": "--yunet-model",
+                         "min_face_size": "--min-face-size"}
+
+
+# Library parameters named in error messages -> the options that set them.
+PARAMETER_OPTIONS = {**FACE_PIPELINE_OPTIONS, "estimator": "--model", "out": "--out",
+                     "max_pixels": "--max-pixels"}
+
+
+def face_pipeline_params(args):
+    """The :class:`~fer_estimator.faces.FacePipeline` parameters that parsed
+    :func:`add_model_arguments` arguments set."""
+    return {name: getattr(args, name) for name in FACE_PIPELINE_OPTIONS}

@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fer_estimator._paths import SHARED_FER2013_CSV
+from _shared import SHARED_FER2013_CSV
 from fer_estimator._versions import current_versions
 from fer_estimator.ensemble import (ensemble_members, is_ensemble, shared_validation_rows,
                                     soft_voting_ensemble)

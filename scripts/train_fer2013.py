@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from fer_estimator._paths import MODELS_DIR, PROJECT_ROOT, SHARED_FER2013_CSV
+from _shared import PROJECT_ROOT, SHARED_FER2013_CSV
+from fer_estimator._paths import MODELS_DIR
 from fer_estimator.evaluation import evaluate
 from fer_estimator.persistence import dump_joblib, dump_json, load_joblib
 from fer_estimator.training import load_split, train_and_save

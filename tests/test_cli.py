@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+from pathlib import Path
 
 import cv2
 import joblib
@@ -172,7 +173,7 @@ def test_tensorflow_python_warnings_are_hidden_with_the_native_logs(tmp_path):
     import subprocess
     import sys
 
-    from fer_estimator._paths import PROJECT_ROOT
+    project_root = Path(__file__).resolve().parent.parent
 
     code = ("import logging; from fer_estimator.cli_options import silence_native_logs; "
             "logging.getLogger('tensorflow').warning('before'); silence_native_logs(); "
@@ -180,7 +181,7 @@ def test_tensorflow_python_warnings_are_hidden_with_the_native_logs(tmp_path):
             "logging.getLogger('tensorflow').error('an error still shows')")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                             text=True, timeout=300,
-                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+                            env={**os.environ, "PYTHONPATH": str(project_root)})
     assert result.returncode == 0, result.stderr
     assert "before" in result.stderr and "an error still shows" in result.stderr
     assert "retracing" not in result.stderr
@@ -190,10 +191,10 @@ def test_tensorflow_start_up_lines_are_hidden_unless_verbose(model, tmp_path):
     import subprocess
     import sys
 
-    from fer_estimator._paths import PROJECT_ROOT
+    project_root = Path(__file__).resolve().parent.parent
 
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    env["PYTHONPATH"] = str(project_root)
     result = subprocess.run(
         [sys.executable, "-m", "fer_estimator.cli", "predict", "--demo", "--model", str(model),
          "--trust-model"],

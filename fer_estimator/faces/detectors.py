@@ -36,6 +36,8 @@ YUNET_NATIVE_FACE = 24
 LARGEST_FACE = 2**20
 
 DETECTORS = {}
+# FacePipeline's and the command line's: it found every marked face of the README's photos.
+DEFAULT_DETECTOR = "yunet"
 
 
 def register_detector(cls):

@@ -16,7 +16,7 @@ from ..data import IMAGE_SIZE
 from ..labels import class_names
 from .annotate import draw_faces
 from .crops import crop_faces
-from .detectors import HaarDetector, YuNetDetector, make_detector
+from .detectors import DEFAULT_DETECTOR, HaarDetector, YuNetDetector, make_detector
 from .media import DEFAULT_MAX_PIXELS, iter_images, read_image, to_bgr
 from .results import Face, FaceResults, ImageFaces
 
@@ -107,7 +107,7 @@ class FacePipeline(BaseEstimator):
         "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, estimator=None, detector="yunet", *, yunet_model=None, scale_factor=1.1,
+    def __init__(self, estimator=None, detector=DEFAULT_DETECTOR, *, yunet_model=None, scale_factor=1.1,
                  min_neighbors=5, min_face_size=48, min_face_fraction=0.05,
                  score_threshold=0.6, box_margin=0.0, square_boxes=True, batch_images=1,
                  trust=False, max_pixels=DEFAULT_MAX_PIXELS):
@@ -293,8 +293,7 @@ class FacePipeline(BaseEstimator):
         if cached is not None and cached[:2] == (path, self.trust):
             return cached[2]
         if path == DEFAULT_MODEL_PATH and not path.is_file():
-            raise FileNotFoundError(f"the shipped model {path} is missing: pass estimator= "
-                                    "(--model on the command line)")
+            raise FileNotFoundError(f"the shipped model {path} is missing: pass estimator=")
         from ..safe_format import load  # Keras: only for a model given as a file
 
         estimator = load(path, trust=self.trust)

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from ..cli_options import add_model_arguments, positive_int
+from ..cli_options import add_model_arguments, face_pipeline_params, positive_int
 from . import MAX_BYTES, MAX_PIXELS
 
 DEFAULT_HOST = "127.0.0.1"
@@ -82,9 +82,9 @@ def run_serve(args):
     from .app import create_app
     from .model import load_estimator
 
-    app = create_app(load_estimator(args.model, args.trust_model), detector=args.detector,
-                     yunet_model=args.yunet_model, min_face_size=args.min_face_size,
-                     workers=args.workers, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
+    app = create_app(load_estimator(args.model, args.trust_model), workers=args.workers,
+                     max_bytes=args.max_bytes, max_pixels=args.max_pixels,
+                     **face_pipeline_params(args))
     _warn_if_public(args.host)
     print(f"fer-estimator serve: http://{args.host}:{args.port}/ (API: /docs); Ctrl-C stops",
           file=sys.stderr, flush=True)
@@ -138,8 +138,8 @@ def run_live_command(args):
     capture = open_capture(source)  # first: a wrong source fails before the model loads
     frames = hub = stop_web = stats = None
     try:
-        pipeline = make_face_pipeline(load_estimator(args.model, args.trust_model), args.detector,
-                                      args.yunet_model, args.min_face_size)
+        pipeline = make_face_pipeline(load_estimator(args.model, args.trust_model),
+                                      **face_pipeline_params(args))
         outputs = []
         try:
             if web:
