@@ -1,8 +1,11 @@
-"""What every ``fer-estimator`` subcommand shares: one ``NAME=VALUE`` syntax, the same network
-options (``--preset``, ``--param``, ``--epochs``) and the silencing of TensorFlow's start-up
-logs. Imports nothing heavy, so ``--help`` stays quick."""
+"""What every ``fer-estimator`` subcommand shares: the :class:`Command` entry that registers it,
+one ``NAME=VALUE`` syntax, the same network options (``--preset``, ``--param``, ``--epochs``)
+and the silencing of TensorFlow's start-up logs. Imports nothing heavy, so ``--help`` stays
+quick."""
 
 import argparse
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 import ast
 import contextlib
@@ -13,6 +16,39 @@ import re
 import sys
 
 from .presets import PRESETS
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One ``fer-estimator`` subcommand, as Optuna's command line has them: its name and help,
+    the function adding its arguments and the one doing its work.
+
+    :data:`fer_estimator.cli.COMMANDS` lists every one; nothing else registers a subcommand.
+
+    Attributes
+    ----------
+    name : str
+        The subcommand (``fer-estimator NAME``).
+    help : str
+        Its line in ``fer-estimator --help``.
+    description : str
+        The opening of ``fer-estimator NAME --help``.
+    add_arguments : callable
+        ``add_arguments(parser)`` adds its arguments to its ``argparse`` parser; imports
+        nothing heavy.
+    run : callable
+        ``run(args)`` does the work for the parsed arguments and returns the exit status; it
+        imports what the work needs.
+    epilog : str or None
+        The end of ``fer-estimator NAME --help``, kept as written (line breaks and all).
+    """
+
+    name: str
+    help: str
+    description: str
+    add_arguments: Callable
+    run: Callable
+    epilog: str | None = None
 
 
 def int_at_least(minimum, unit=""):

@@ -87,7 +87,8 @@ def test_predict_a_video_every_second_frame(model, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["predict"], "at least one INPUT, or --demo"),
     (["predict", "--demo", "--model", "{tmp}/none.joblib"], "no model file at {tmp}/none.joblib"),
-    (["predict", "--demo", "--model", "{model}", "--trust-model", "--detector", "yunet"], "yunet_model="),
+    (["predict", "--demo", "--model", "{model}", "--trust-model", "--yunet-model",
+      "{tmp}/none.onnx"], "{tmp}/none.onnx: no YuNet model file there"),
 ])
 def test_setup_errors_stop_with_status_2(args, message, model, tmp_path, capsys):
     args = [arg.format(tmp=tmp_path, model=model) for arg in args]
@@ -163,7 +164,8 @@ def test_an_unknown_parameter_stops_every_command_before_training(command, tmp_p
 def test_search_is_a_subcommand_with_the_same_options_as_train():
     parser = build_parser()
     train = parser.parse_args(["train", "--max-train-rows", "9", "--set", "depth=2"])
-    search = parser.parse_args(["search", "--max-train-rows", "9", "--param", "depth=2"])
+    search = parser.parse_args(["search", "--synthetic", "--max-train-rows", "9",
+                                "--param", "depth=2"])
     assert train.max_train_rows == search.max_train_rows == 9
     assert train.params == search.params == [("depth", 2)]
     assert search.run.__name__ == "run_search" and search.preset == "quick"

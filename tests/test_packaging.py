@@ -119,7 +119,7 @@ def test_wheel_holds_one_top_level_package_with_search_and_the_shipped_model(whe
     entry_points = zipfile.ZipFile(wheel).read(
         next(name for name in names if name.endswith("entry_points.txt"))).decode()
     assert "fer-estimator = fer_estimator.cli:main" in entry_points
-    assert "fer-search = fer_estimator.search.cli:main" in entry_points
+    assert "fer-search = fer_estimator.cli:search_main" in entry_points
 
 
 def test_wheel_declares_what_the_code_imports(wheel):

@@ -174,7 +174,7 @@ def create_app(estimator, *, workers=2, max_bytes=MAX_BYTES, max_pixels=MAX_PIXE
     async def health() -> dict:
         """The service is up; its classes, detector and limits."""
         return {"status": "ok", "classes": classes,
-                "detector": detector if isinstance(detector, str) else "callable",
+                "detector": first.detector if isinstance(first.detector, str) else "callable",
                 "workers": workers, "max_bytes": max_bytes, "max_pixels": max_pixels}
 
     page = (files(__package__) / "page.html").read_text(encoding="utf-8")

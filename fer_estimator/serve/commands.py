@@ -1,4 +1,5 @@
-"""The ``serve`` and ``live`` subcommands of ``fer-estimator`` (registered in :mod:`..cli`).
+"""The ``serve`` and ``live`` subcommands of ``fer-estimator``: :data:`SERVE` and :data:`LIVE`,
+registered in :data:`fer_estimator.cli.COMMANDS`.
 
 What they run (the model, OpenCV, FastAPI, uvicorn) is imported only when they run, so that
 building the parser stays light.
@@ -12,7 +13,7 @@ import sys
 import threading
 import time
 
-from ..cli_options import add_model_arguments, face_pipeline_params, positive_int
+from ..cli_options import Command, add_model_arguments, face_pipeline_params, positive_int
 from . import MAX_BYTES, MAX_PIXELS
 
 DEFAULT_HOST = "127.0.0.1"
@@ -53,15 +54,8 @@ def _warn_if_public(host):
               "it (there is no authentication)", file=sys.stderr)
 
 
-def add_serve_command(subcommands):
+def add_serve_arguments(parser):
     """``serve``: an HTTP inference service for a saved pipeline."""
-    parser = subcommands.add_parser(
-        "serve", help="serve a model over HTTP: POST an image, get its faces as JSON",
-        description="An HTTP service for a saved model: POST /predict (an image, multipart or "
-                    "raw bytes) returns the faces as `predict --json` does; POST "
-                    "/predict/crops takes 48x48 faces; GET /health; GET / is a page to upload "
-                    "a photo or use the camera; /docs is the OpenAPI documentation. The model "
-                    "is loaded once; requests run in a pool of --workers threads.")
     add_model_arguments(parser)
     _add_address_arguments(parser, 8000)
     parser.add_argument("--workers", type=positive_int, default=2,
@@ -73,11 +67,10 @@ def add_serve_command(subcommands):
                         help=f"largest image, in pixels (default: {MAX_PIXELS:,})")
     parser.add_argument("--max-requests", type=positive_int,
                         help="stop after this many requests (tests and benchmarks)")
-    parser.set_defaults(run=run_serve)
 
 
 def run_serve(args):
-    """Run ``serve``; see :func:`add_serve_command`."""
+    """Run ``serve``; see :func:`add_serve_arguments`."""
     uvicorn = _web_modules()
     from .app import create_app
     from .model import load_estimator
@@ -93,15 +86,8 @@ def run_serve(args):
     return 0
 
 
-def add_live_command(subcommands):
+def add_live_arguments(parser):
     """``live``: the faces of a camera, video file or stream, annotated as they come."""
-    parser = subcommands.add_parser(
-        "live", help="annotate the faces of a camera, video or stream live",
-        description="Read a camera, a video file or a stream URL, find and classify the faces "
-                    "of each frame, and show the frames with boxes, labels and probability "
-                    "bars: in an OpenCV window when OpenCV has a GUI and there is a display, "
-                    "otherwise (or with --serve) as a live web page. Frames are dropped, not "
-                    "queued, when the model is slower than the source. Prints frames/s.")
     parser.add_argument("source", nargs="?",
                         help="a video file or stream URL (default: the camera of --camera)")
     parser.add_argument("--camera", type=int, default=0, help="camera index (default: 0)")
@@ -118,11 +104,10 @@ def add_live_command(subcommands):
                         help="take every frame of a video file, as fast as the model goes (no "
                              "dropping): measures the model's frame rate")
     parser.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
-    parser.set_defaults(run=run_live_command)
 
 
 def run_live_command(args):
-    """Run ``live``; see :func:`add_live_command`."""
+    """Run ``live``; see :func:`add_live_arguments`."""
     import cv2
 
     from .live import (VIDEO_FPS_FALLBACK, FrameHub, LabelSmoother, LatestFrames,
@@ -177,6 +162,24 @@ def run_live_command(args):
         print(f"live: {stats['frames']} frames in {stats['seconds']:.1f} s: "
               f"{stats['fps']:.1f} frames/s ({args.detector}, {stats['faces']} faces{dropped})")
     return 0
+
+
+SERVE = Command(
+    "serve", help="serve a model over HTTP: POST an image, get its faces as JSON",
+    description="An HTTP service for a saved model: POST /predict (an image, multipart or raw "
+                "bytes) returns the faces as `predict --json` does; POST /predict/crops takes "
+                "48x48 faces; GET /health; GET / is a page to upload a photo or use the camera; "
+                "/docs is the OpenAPI documentation. The model is loaded once; requests run in "
+                "a pool of --workers threads.",
+    add_arguments=add_serve_arguments, run=run_serve)
+LIVE = Command(
+    "live", help="annotate the faces of a camera, video or stream live",
+    description="Read a camera, a video file or a stream URL, find and classify the faces of "
+                "each frame, and show the frames with boxes, labels and probability bars: in an "
+                "OpenCV window when OpenCV has a GUI and there is a display, otherwise (or with "
+                "--serve) as a live web page. Frames are dropped, not queued, when the model is "
+                "slower than the source. Prints frames/s.",
+    add_arguments=add_live_arguments, run=run_live_command)
 
 
 def free_port(host=DEFAULT_HOST):
