@@ -52,6 +52,7 @@ SCIKERAS_METHODS = {
     "_fit_keras_model": ("self", "X", "y", "sample_weight", "warm_start", "epochs",
                          "initial_epoch", "kwargs"),
     "_predict_raw": ("self", "X", "kwargs"),
+    "_type_of_target": ("self", "y"),
     "_validate_data": ("self", "X", "y", "reset", "y_numeric"),
 }
 # BaseWrapper class attributes read.
