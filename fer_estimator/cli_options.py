@@ -178,8 +178,14 @@ def add_model_argument(parser, *, default=None):
     parser.add_argument("--model", type=Path, default=default,
                         help="fitted FER pipeline: a .fer.zip file, or a joblib file with "
                              "--trust-model (default: the shipped model)")
+    add_trust_model_option(parser)
+
+
+def add_trust_model_option(parser, what="--model file"):
+    """``--trust-model``: the explicit consent that loading a pickled model (``what``) needs;
+    the one spelling of it, in the command line and the scripts."""
     parser.add_argument("--trust-model", action="store_true",
-                        help="allow a joblib (pickle) --model file: loading one runs any code it "
+                        help=f"allow a joblib (pickle) {what}: loading one runs any code it "
                              "holds, so use only files you trust (.fer.zip files never run code)")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from _shared import SHARED_FER2013_CSV
 from fer_estimator._versions import current_versions
+from fer_estimator.cli_options import add_trust_model_option
 from fer_estimator.ensemble import (ensemble_members, is_ensemble, shared_validation_rows,
                                     soft_voting_ensemble)
 from fer_estimator.evaluation import evaluate, plot_confusion_matrix
@@ -31,7 +32,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("members", nargs="+", type=Path,
                         help="trained 7-class pipelines or ensembles of them (.fer.zip, or "
-                             "joblib with --trust)")
+                             "joblib with --trust-model)")
     parser.add_argument("--out", type=Path, default=None,
                         help="the ensemble (.fer.zip, or joblib by any other name); its report "
                              "is beside it (.json). Required unless --validation-only")
@@ -47,8 +48,7 @@ def main(argv=None):
                         help="print the validation scores and stop: nothing is saved and "
                              "PublicTest is not looked at (to follow an ensemble as members "
                              "are added)")
-    parser.add_argument("--trust", action="store_true",
-                        help="allow joblib members: unpickling runs any code the file holds")
+    add_trust_model_option(parser, what="member")
     args = parser.parse_args(argv)
     if args.validation_only:
         if args.out or args.six_class_out:
@@ -63,7 +63,7 @@ def main(argv=None):
 
     by_name = {}
     for path in args.members:
-        for name, member in _members_in(load(path, trust=args.trust), path).items():
+        for name, member in _members_in(load(path, trust=args.trust_model), path).items():
             if name in by_name:
                 parser.error(f"two members are named {name!r} (the second from {path}): "
                              f"is one network given twice?")

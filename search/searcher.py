@@ -3,6 +3,7 @@
 import sys
 import time
 import warnings
+from numbers import Integral, Real
 
 import joblib
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn.model_selection import StratifiedKFold, check_cv, train_test_split
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
+from fer_estimator._validation import Interval, StrOptions
 from fer_estimator.pipeline import make_fer_pipeline
 
 from .objective import CrossValidationObjective
@@ -139,12 +141,25 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from fer_estimator.pipeline import make_fer_pipeline
+    >>> from fer_estimator._validation import Interval, StrOptions
+from fer_estimator.pipeline import make_fer_pipeline
     >>> from fer_estimator.search import FERSearchCV
     >>> search = FERSearchCV(make_fer_pipeline(epochs=5), n_trials=10,
     ...                      storage="sqlite:///studies/demo.db")  # doctest: +SKIP
     >>> search.fit(X, y).best_params_  # doctest: +SKIP
     """
+
+    # Checked when fit starts, with scikit-learn's messages; the others are checked by the code
+    # that reads them (the space, the pruner, the storage).
+    _parameter_constraints = {
+        "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "timeout": [Interval(Real, 0, None, closed="neither"), None],
+        "prune_on": [StrOptions(set(PRUNE_ON))],
+        "heartbeat_interval": [Interval(Integral, 1, None, closed="left"), None],
+        "max_retry": [Interval(Integral, 0, None, closed="left"), None],
+        "refit": ["boolean"],
+        "verbose": ["verbose"],
+    }
 
     def __init__(self, estimator=None, search_space=None, *, n_trials=20, timeout=None, cv=3,
                  scoring=None, subsample=None, pruner="median", prune_on="epoch",
@@ -274,11 +289,8 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         }
 
     def _check_options(self, estimator):
-        """Validate the options."""
-        if not isinstance(self.n_trials, (int, np.integer)) or self.n_trials < 1:
-            raise ValueError(f"n_trials must be a positive int, got {self.n_trials!r}")
-        if self.prune_on not in PRUNE_ON:
-            raise ValueError(f"prune_on must be one of {PRUNE_ON}, got {self.prune_on!r}")
+        """Validate the options: each against ``_parameter_constraints``, then the estimator."""
+        self._validate_params()
         params = final_step(estimator).get_params()
         if "epochs" not in params or "callbacks" not in params:
             raise ValueError(f"the estimator must be a scikeras classifier (or a Pipeline ending "

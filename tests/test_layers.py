@@ -100,3 +100,19 @@ def test_library_error_messages_name_no_command_line_option(module):
         if isinstance(node, ast.Raise) and node.exc is not None:
             text = ast.unparse(node.exc)
             assert " --" not in text and "'--" not in text and '"--' not in text, text
+
+
+def test_the_scripts_spell_the_shared_options_as_the_command_line_does():
+    options = {}
+    for path in [*PROJECT_ROOT.glob("scripts/*.py"), *PROJECT_ROOT.glob("fer_estimator/**/*.py"),
+                 *PROJECT_ROOT.glob("search/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "add_argument"):
+                for arg in node.args:
+                    if isinstance(arg, ast.Constant) and str(arg.value).startswith("--"):
+                        options.setdefault(arg.value, set()).add(path.name)
+    # One spelling of the consent to unpickle a model, everywhere.
+    assert [option for option in options if option.startswith("--trust")] == ["--trust-model"]
+    assert "make_ensemble.py" not in options["--trust-model"]  # it uses cli_options' option
+    assert "add_trust_model_option" in (PROJECT_ROOT / "scripts" / "make_ensemble.py").read_text()

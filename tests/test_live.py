@@ -100,7 +100,7 @@ class FakeCapture:
     def get(self, prop):
         return 0.0
 
-    def isOpened(self):  # noqa: N802 - OpenCV's name
+    def isOpened(self):  # OpenCV's name
         return True
 
 
