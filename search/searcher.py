@@ -15,7 +15,7 @@ from sklearn.model_selection import StratifiedKFold, check_cv, train_test_split
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
-from fer_estimator._validation import Interval, StrOptions
+from fer_estimator._validation import HasMethods, Interval, StrOptions
 from fer_estimator.pipeline import make_fer_pipeline
 
 from .objective import CrossValidationObjective
@@ -141,7 +141,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from fer_estimator._validation import Interval, StrOptions
+    >>> from fer_estimator._validation import HasMethods, Interval, StrOptions
 from fer_estimator.pipeline import make_fer_pipeline
     >>> from fer_estimator.search import FERSearchCV
     >>> search = FERSearchCV(make_fer_pipeline(epochs=5), n_trials=10,
@@ -149,10 +149,23 @@ from fer_estimator.pipeline import make_fer_pipeline
     >>> search.fit(X, y).best_params_  # doctest: +SKIP
     """
 
-    # Checked when fit starts, with scikit-learn's messages; the others are checked by the code
-    # that reads them (the space, the pruner, the storage).
+    # Checked when fit starts, with scikit-learn's messages. "no_validation": checked by the code
+    # that reads them, which knows more (the space's names, the pruner's, a storage URL, a
+    # subsample against the data).
     _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "get_params"]), None],
+        "search_space": [dict, None],
         "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, None],
+        "subsample": ["no_validation"],
+        "pruner": ["no_validation"],
+        "sampler": ["no_validation"],
+        "storage": ["no_validation"],
+        "study_name": [str],
+        "random_state": ["random_state"],
+        "callbacks": [list, None],
+        "data_source": [str, None],
         "timeout": [Interval(Real, 0, None, closed="neither"), None],
         "prune_on": [StrOptions(set(PRUNE_ON))],
         "heartbeat_interval": [Interval(Integral, 1, None, closed="left"), None],
@@ -205,6 +218,7 @@ from fer_estimator.pipeline import make_fer_pipeline
         -------
         self
         """
+        self._validate_params()
         estimator = make_fer_pipeline() if self.estimator is None else self.estimator
         search_space = (default_search_space() if self.search_space is None
                         else dict(self.search_space))
@@ -289,8 +303,7 @@ from fer_estimator.pipeline import make_fer_pipeline
         }
 
     def _check_options(self, estimator):
-        """Validate the options: each against ``_parameter_constraints``, then the estimator."""
-        self._validate_params()
+        """Check that the estimator is a scikeras classifier the search can prune."""
         params = final_step(estimator).get_params()
         if "epochs" not in params or "callbacks" not in params:
             raise ValueError(f"the estimator must be a scikeras classifier (or a Pipeline ending "
