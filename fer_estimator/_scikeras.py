@@ -34,10 +34,16 @@ import numpy as np
 from scikeras.utils.transformers import ClassifierLabelEncoder
 from scikeras.wrappers import BaseWrapper
 from sklearn.base import ClassifierMixin
-from sklearn.metrics import accuracy_score
-from sklearn.utils._param_validation import (HasMethods, Interval, InvalidParameterError, Options,
-                                             StrOptions, validate_parameter_constraints)
 from sklearn.exceptions import DataConversionWarning
+from sklearn.metrics import accuracy_score
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
 

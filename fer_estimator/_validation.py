@@ -7,9 +7,14 @@ The names live in a private scikit-learn module: this is the one place that impo
 ``tests/test_validation.py`` fails, naming the one that moved, when a release changes them.
 """
 
-from sklearn.utils._param_validation import (HasMethods, Interval, InvalidParameterError,
-                                             Options, StrOptions,
-                                             validate_parameter_constraints)
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
 __all__ = ["HasMethods", "Interval", "InvalidParameterError", "Options", "StrOptions",
            "check_params"]

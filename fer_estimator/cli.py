@@ -19,10 +19,18 @@ import traceback
 from pathlib import Path
 
 from ._paths import DEFAULT_MODEL_PATH
-from .cli_options import (Command, add_model_argument, add_model_arguments,
-                          add_network_options, add_verbose_option, as_command_line,
-                          face_pipeline_params, network_params, positive_int,
-                          silence_native_logs)
+from .cli_options import (
+    Command,
+    add_model_argument,
+    add_model_arguments,
+    add_network_options,
+    add_verbose_option,
+    as_command_line,
+    face_pipeline_params,
+    network_params,
+    positive_int,
+    silence_native_logs,
+)
 from .search.cli import SEARCH
 from .serve.commands import LIVE, SERVE
 

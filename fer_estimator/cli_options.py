@@ -4,16 +4,16 @@ and the silencing of TensorFlow's start-up logs. Imports nothing heavy, so ``--h
 quick."""
 
 import argparse
-import dataclasses
-from collections.abc import Callable
-from pathlib import Path
 import ast
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 import re
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from .presets import PRESETS
 
@@ -160,8 +160,8 @@ def silence_native_logs():
         try:
             with _stderr_descriptor_muted():
                 import keras  # noqa: F401
-        except Exception:
-            pass  # the command's own import raises it again, with stderr back
+        except Exception:  # noqa: BLE001, S110 - the command's import raises it, stderr back
+            pass
     with contextlib.suppress(ImportError):
         from absl import logging as absl_logging
 

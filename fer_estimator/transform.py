@@ -3,6 +3,7 @@
 import inspect
 import math
 from numbers import Integral, Real
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -80,7 +81,7 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
     (2, 48, 48, 1)
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "normalization": [StrOptions(set(NORMALIZATIONS))],
         "image_size": [Interval(Integral, 1, MAX_IMAGE_SIZE, closed="both")],
         "input_scale": [Options(Real, {1, 255})],

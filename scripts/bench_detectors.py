@@ -25,8 +25,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from _shared import SHARED_GROUP_PHOTO
+
 from fer_estimator.faces.detectors import DETECTORS, make_detector
 
 # Settings measured per detector; the first is the default.

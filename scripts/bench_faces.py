@@ -19,12 +19,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from _shared import SHARED_GROUP_PHOTO
+
+from fer_estimator import load
 from fer_estimator._paths import DEFAULT_MODEL_PATH
 from fer_estimator.faces import DETECTORS, FacePipeline
 from fer_estimator.faces.media import read_image, to_bgr
-from fer_estimator import load
 
 
 class TimedClassifier:

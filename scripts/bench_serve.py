@@ -29,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-
 from _shared import PROJECT_ROOT, SHARED_GROUP_PHOTO
+
 from fer_estimator.faces.detectors import DEFAULT_DETECTOR, DETECTORS
 from fer_estimator.serve.commands import free_port
 

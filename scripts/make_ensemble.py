@@ -17,10 +17,15 @@ import sys
 from pathlib import Path
 
 from _shared import SHARED_FER2013_CSV
+
 from fer_estimator._versions import current_versions
 from fer_estimator.cli_options import add_trust_model_option
-from fer_estimator.ensemble import (ensemble_members, is_ensemble, shared_validation_rows,
-                                    soft_voting_ensemble)
+from fer_estimator.ensemble import (
+    ensemble_members,
+    is_ensemble,
+    shared_validation_rows,
+    soft_voting_ensemble,
+)
 from fer_estimator.evaluation import evaluate, plot_confusion_matrix
 from fer_estimator.persistence import dump_json
 from fer_estimator.safe_format import load, model_stem
@@ -101,7 +106,7 @@ def main(argv=None):
                               / "confusion_matrix.png")
         dump_json({"model": out.name, "members": names,
                    "sources": [path.name for path in args.members],
-                   "data": source, "n_classes": n_classes, "validation_rows": int(len(rows)),
+                   "data": source, "n_classes": n_classes, "validation_rows": len(rows),
                    "validation": {name: {key: value[key] for key in
                                          ("accuracy", "accuracy_tta", "balanced_accuracy")}
                                   for name, value in validation.items()},

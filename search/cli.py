@@ -11,8 +11,13 @@ import json
 import time
 from pathlib import Path
 
-from fer_estimator.cli_options import (Command, add_network_options, int_at_least,
-                                      network_params, positive_int)
+from fer_estimator.cli_options import (
+    Command,
+    add_network_options,
+    int_at_least,
+    network_params,
+    positive_int,
+)
 
 from .options import (
     DEFAULT_HEARTBEAT_INTERVAL,

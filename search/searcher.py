@@ -4,6 +4,7 @@ import sys
 import time
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import joblib
 import numpy as np
@@ -19,7 +20,12 @@ from fer_estimator._validation import HasMethods, Interval, StrOptions
 from fer_estimator.pipeline import make_fer_pipeline
 
 from .objective import CrossValidationObjective
-from .options import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_RETRY, PRUNE_ON, default_storage_url
+from .options import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_MAX_RETRY,
+    PRUNE_ON,
+    default_storage_url,
+)
 from .pruners import make_pruner
 from .report import ProgressPrinter
 from .space import (
@@ -152,7 +158,7 @@ from fer_estimator.pipeline import make_fer_pipeline
     # Checked when fit starts, with scikit-learn's messages. "no_validation": checked by the code
     # that reads them, which knows more (the space's names, the pruner's, a storage URL, a
     # subsample against the data).
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "estimator": [HasMethods(["fit", "get_params"]), None],
         "search_space": [dict, None],
         "n_trials": [Interval(Integral, 1, None, closed="left")],
@@ -294,7 +300,7 @@ from fer_estimator.pipeline import make_fer_pipeline
         params = {name: value for name, value in estimator.get_params(deep=True).items()
                   if name not in tuned and _is_plain(value)}
         return {
-            "data": {"source": self.data_source, "rows": int(len(y)),
+            "data": {"source": self.data_source, "rows": len(y),
                      "digest": joblib.hash((X, y), hash_name="sha1")},
             "settings": {"params": params,
                          **{name: getattr(self, name) if _is_plain(getattr(self, name))

@@ -49,7 +49,7 @@ def test_public_names_load_on_first_use():
     for name in fer_estimator.__all__:
         assert getattr(fer_estimator, name) is not None
     with pytest.raises(AttributeError, match="has no attribute 'FERClasifier'"):
-        fer_estimator.FERClasifier
+        fer_estimator.FERClasifier  # noqa: B018
 
 
 def test_search_is_a_subpackage_of_fer_estimator():

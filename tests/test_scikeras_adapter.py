@@ -18,8 +18,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from fer_estimator import FERClassifier
 from fer_estimator import _scikeras as scikeras_adapter
-from fer_estimator._scikeras import (SCIKERAS_CALLBACK_LISTS, SCIKERAS_CLASS_ATTRIBUTES,
-                                     SCIKERAS_ENCODER_METHODS, SCIKERAS_METHODS)
+from fer_estimator._scikeras import (
+    SCIKERAS_CALLBACK_LISTS,
+    SCIKERAS_CLASS_ATTRIBUTES,
+    SCIKERAS_ENCODER_METHODS,
+    SCIKERAS_METHODS,
+)
 from fer_estimator.presets import MICRO
 
 UPDATE = "scikeras changed what fer_estimator/_scikeras.py relies on: update the adapter"

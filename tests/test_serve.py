@@ -15,12 +15,11 @@ from sklearn.dummy import DummyClassifier
 
 pytest.importorskip("fastapi", reason="serve needs the [serve] extra: fastapi")
 pytest.importorskip("python_multipart", reason="serve needs the [serve] extra: python-multipart")
-from fastapi.testclient import TestClient  # noqa: E402
+from conftest import load_script
+from fastapi.testclient import TestClient
 
-from fer_estimator.labels import EMOTIONS  # noqa: E402
-from fer_estimator.serve.app import create_app  # noqa: E402
-
-from conftest import load_script  # noqa: E402
+from fer_estimator.labels import EMOTIONS
+from fer_estimator.serve.app import create_app
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ _LAZY_NAMES = {
     "register_detector": "detectors",
 }
 
-__all__ = sorted(_LAZY_NAMES)
+__all__ = ["DETECTORS", "Face", "FaceDetector", "FacePipeline", "FaceResults", "ImageFaces",
+           "register_detector"]
 
 __getattr__, __dir__ = attach(__name__, _LAZY_NAMES)

@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from importlib.resources import files
 from numbers import Integral, Real
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -137,7 +138,7 @@ class FaceDetector(ABC):
     """
 
     name = None
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "min_face_size": [Interval(Real, 1, LARGEST_FACE, closed="both")],
         "min_face_fraction": [Interval(Real, 0, 1, closed="both")],
     }
@@ -196,7 +197,7 @@ class HaarDetector(FaceDetector):
     """
 
     name = "haar"
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         **FaceDetector._parameter_constraints,
         "scale_factor": [Interval(Real, 1, 4, closed="right")],
         "min_neighbors": [Interval(Integral, 0, None, closed="left")],
@@ -258,7 +259,7 @@ class YuNetDetector(FaceDetector):
     """
 
     name = "yunet"
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         **FaceDetector._parameter_constraints,
         "yunet_model": [str, os.PathLike, None],
         "score_threshold": [Interval(Real, 0, 1, closed="both")],

@@ -153,7 +153,7 @@ def read_header(source, max_pixels=DEFAULT_MAX_PIXELS, *, strict=False, name=Non
                         2 * Image.MAX_IMAGE_PIXELS)
         _check_pixels(label, what, pixels, limit)
         return None
-    except Exception as error:  # whatever stops Pillow reading the header
+    except Exception as error:  # noqa: BLE001 - whatever stops Pillow reading the header
         if not strict:
             return None
         if isinstance(error, UnidentifiedImageError):

@@ -4,6 +4,7 @@ import os
 from itertools import islice
 from numbers import Integral, Real
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -95,7 +96,7 @@ class FacePipeline(BaseEstimator):
     ... # doctest: +SKIP
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "estimator": [HasMethods(["predict_proba"]), str, os.PathLike, None],
         "detector": [str, callable],
         **HaarDetector._parameter_constraints,

@@ -202,7 +202,7 @@ async def _read_upload(request, raw_types):
                 return await upload.read(), PureWindowsPath(upload.filename or "upload").name
         except (BodyTooLarge, RequestRejected):
             raise  # BodyLimit and the exception handler answer these
-        except Exception as error:  # a malformed form is the client's error
+        except Exception as error:  # noqa: BLE001 - a malformed form is the client's error
             raise RequestRejected(400, f"the multipart body could not be parsed: {error}") \
                 from None
     if media.startswith(raw_types):

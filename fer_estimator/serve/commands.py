@@ -13,7 +13,12 @@ import sys
 import threading
 import time
 
-from ..cli_options import Command, add_model_arguments, face_pipeline_params, positive_int
+from ..cli_options import (
+    Command,
+    add_model_arguments,
+    face_pipeline_params,
+    positive_int,
+)
 from . import MAX_BYTES, MAX_PIXELS
 
 DEFAULT_HOST = "127.0.0.1"
@@ -110,9 +115,18 @@ def run_live_command(args):
     """Run ``live``; see :func:`add_live_arguments`."""
     import cv2
 
-    from .live import (VIDEO_FPS_FALLBACK, FrameHub, LabelSmoother, LatestFrames,
-                       create_live_app, every_frame, gui_available, open_capture, run_live,
-                       show_in_window)
+    from .live import (
+        VIDEO_FPS_FALLBACK,
+        FrameHub,
+        LabelSmoother,
+        LatestFrames,
+        create_live_app,
+        every_frame,
+        gui_available,
+        open_capture,
+        run_live,
+        show_in_window,
+    )
     from .model import load_estimator, make_face_pipeline
 
     source = args.source if args.source is not None else str(args.camera)

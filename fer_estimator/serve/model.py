@@ -7,7 +7,6 @@ module.
 
 import threading
 
-
 from .._paths import DEFAULT_MODEL_PATH
 from ..faces import FacePipeline
 
