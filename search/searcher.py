@@ -155,19 +155,15 @@ from fer_estimator.pipeline import make_fer_pipeline
     >>> search.fit(X, y).best_params_  # doctest: +SKIP
     """
 
-    # Checked when fit starts, with scikit-learn's messages. "no_validation": checked by the code
-    # that reads them, which knows more (the space's names, the pruner's, a storage URL, a
-    # subsample against the data).
+    # Checked when fit starts, with scikit-learn's messages. Not here: subsample, pruner,
+    # sampler and storage, checked by the code that reads them, which knows more (a subsample
+    # against the data, the pruners' names, a storage URL).
     _parameter_constraints: ClassVar[dict] = {
         "estimator": [HasMethods(["fit", "get_params"]), None],
         "search_space": [dict, None],
         "n_trials": [Interval(Integral, 1, None, closed="left")],
         "cv": ["cv_object"],
         "scoring": [str, callable, None],
-        "subsample": ["no_validation"],
-        "pruner": ["no_validation"],
-        "sampler": ["no_validation"],
-        "storage": ["no_validation"],
         "study_name": [str],
         "random_state": ["random_state"],
         "callbacks": [list, None],
