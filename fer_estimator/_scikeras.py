@@ -35,10 +35,16 @@ import numpy as np
 from scikeras.utils.transformers import ClassifierLabelEncoder
 from scikeras.wrappers import BaseWrapper
 from sklearn.base import ClassifierMixin
-from sklearn.metrics import accuracy_score
-from sklearn.utils._param_validation import (HasMethods, Interval, InvalidParameterError, Options,
-                                             StrOptions, validate_parameter_constraints)
 from sklearn.exceptions import DataConversionWarning
+from sklearn.metrics import accuracy_score
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
 
@@ -53,6 +59,7 @@ SCIKERAS_METHODS = {
     "_fit_keras_model": ("self", "X", "y", "sample_weight", "warm_start", "epochs",
                          "initial_epoch", "kwargs"),
     "_predict_raw": ("self", "X", "kwargs"),
+    "_type_of_target": ("self", "y"),
     "_validate_data": ("self", "X", "y", "reset", "y_numeric"),
 }
 # BaseWrapper class attributes read.

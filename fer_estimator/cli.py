@@ -1,8 +1,9 @@
 """The ``fer-estimator`` command line.
 
-Every subcommand is one ``add_<name>_command(subcommands)`` function that adds its parser and
-sets ``run`` to the function doing the work; :data:`COMMANDS` lists them. A ``run`` function
-returns the exit status: 0 done, 1 done but some inputs were skipped; failures that stop the
+Every subcommand is one :class:`~fer_estimator.cli_options.Command` entry: its name and help,
+an ``add_<name>_arguments(parser)`` function and the ``run_<name>(args)`` function doing the
+work; :data:`COMMANDS` lists them, as Optuna's command table does. A ``run`` function returns
+the exit status: 0 done, 1 done but some inputs were skipped; failures that stop the
 command (a missing model, say) exit with 2.
 
 Building the parser imports nothing heavy, so ``--help`` is quick: a ``run`` function imports
@@ -18,12 +19,20 @@ import traceback
 from pathlib import Path
 
 from ._paths import DEFAULT_MODEL_PATH
-from .cli_options import (add_model_argument, add_model_arguments, add_network_options,
-                          add_verbose_option, network_params, positive_int, silence_native_logs)
-from .search.cli import DESCRIPTION as SEARCH_DESCRIPTION
-from .search.cli import add_arguments as add_search_arguments
-from .search.cli import run_search
-from .serve.commands import add_live_command, add_serve_command
+from .cli_options import (
+    Command,
+    add_model_argument,
+    add_model_arguments,
+    add_network_options,
+    add_verbose_option,
+    as_command_line,
+    face_pipeline_params,
+    network_params,
+    positive_int,
+    silence_native_logs,
+)
+from .search.cli import SEARCH
+from .serve.commands import LIVE, SERVE
 
 DEMO_NAME = "astronaut"  # scikit-image's bundled photo, for trying the command without a photo
 EXIT_STATUS = """exit status:
@@ -36,15 +45,8 @@ class CommandError(Exception):
     """A problem with the command's arguments or setup, reported without a traceback."""
 
 
-def add_predict_command(subcommands):
+def add_predict_arguments(parser):
     """``predict``: the emotion of every face in images, folders of images and videos."""
-    parser = subcommands.add_parser(
-        "predict", help="find the faces in images, folders or videos and predict their emotions",
-        description="Find every face in the given images, folders (their images and videos) and "
-                    "videos, and predict its emotion. Prints one line per image; --out, --json "
-                    "and --csv save annotated images and the results. An input that fails "
-                    "is reported and skipped; the results of the others are still saved.",
-        epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
                         help="an image, a folder of images or a video")
     parser.add_argument("--demo", action="store_true",
@@ -63,13 +65,12 @@ def add_predict_command(subcommands):
                              "that would replace its input gets a -2 name)")
     parser.add_argument("--json", type=Path, help="save the results as JSON")
     parser.add_argument("--csv", type=Path, help="save the results as CSV, one row per face")
-    parser.set_defaults(run=run_predict)
 
 
 def run_predict(args):
-    """Run ``predict``; see :func:`add_predict_command`."""
+    """Run ``predict``; see :func:`add_predict_arguments`."""
     from .faces import FacePipeline
-    from .faces.batch import expand_inputs, out_is_a_file, predict_batch
+    from .faces.batch import expand_inputs, log_to_stderr, out_is_a_file, predict_batch
     from .faces.media import DEFAULT_MAX_PIXELS
 
     if not args.inputs and not args.demo:
@@ -80,9 +81,8 @@ def run_predict(args):
     try:
         out_is_a_file(args.out, sources)
     except ValueError as error:
-        raise CommandError(str(error)) from None
-    pipeline = FacePipeline(args.model, args.detector, yunet_model=args.yunet_model,
-                            min_face_size=args.min_face_size, trust=args.trust_model,
+        raise CommandError(as_command_line(error)) from None
+    pipeline = FacePipeline(args.model, **face_pipeline_params(args), trust=args.trust_model,
                             max_pixels=DEFAULT_MAX_PIXELS if args.max_pixels is None
                             else args.max_pixels or None)
     # Fail once, before the first input, when the model or the detector cannot be loaded or the
@@ -90,10 +90,9 @@ def run_predict(args):
     pipeline.warm_up()
     skipped += predict_batch(
         pipeline, sources, lambda source: _predict_source(pipeline, source, args.frame_stride),
-        out=args.out, json_path=args.json, csv_path=args.csv)
+        out=args.out, json_path=args.json, csv_path=args.csv,
+        log=lambda message: log_to_stderr(as_command_line(message)))
     return 1 if skipped else 0
-
-
 
 
 def _predict_source(pipeline, source, frame_stride):
@@ -112,16 +111,8 @@ def _demo_image():
     return astronaut()  # RGB
 
 
-
-
-def add_train_command(subcommands):
+def add_train_arguments(parser):
     """``train``: fit, evaluate and save a FER pipeline (synthetic faces when no data is given)."""
-    parser = subcommands.add_parser(
-        "train", help="train, evaluate and save a FER pipeline",
-        description="Train a FER pipeline on the Training rows of a FER2013-format CSV (or on "
-                    "synthetic faces when --data is not given), evaluate it on the PublicTest "
-                    "rows, and save it next to a JSON report: in the safe .fer.zip format, or "
-                    "with joblib when --out ends in .joblib.")
     parser.add_argument("--data", type=Path, help="FER2013-format CSV (default: synthetic faces)")
     parser.add_argument("--out", type=Path, default=Path("models/demo.fer.zip"),
                         help="where to save the pipeline: .fer.zip (safe format) or .joblib "
@@ -137,11 +128,10 @@ def add_train_command(subcommands):
     parser.add_argument("--seed", type=int, default=0)
     add_network_options(parser, preset_help=" (default: synthetic-demo on synthetic faces, "
                                             "FERClassifier's defaults on --data)")
-    parser.set_defaults(run=run_train)
 
 
 def run_train(args):
-    """Run ``train``; see :func:`add_train_command`."""
+    """Run ``train``; see :func:`add_train_arguments`."""
     from .training import train_and_save
     from .transform import NORMALIZATIONS
 
@@ -158,13 +148,8 @@ def run_train(args):
     return 0
 
 
-def add_evaluate_command(subcommands):
+def add_evaluate_arguments(parser):
     """``evaluate``: accuracy, per-class scores and figures of a saved model on a FER2013 CSV."""
-    parser = subcommands.add_parser(
-        "evaluate", help="score a saved model on FER2013-format data",
-        description="Accuracy with and without test-time augmentation, per-class precision, "
-                    "recall and F1, a confusion-matrix heatmap and (when the model kept them) "
-                    "training curves, for a saved model on the rows of one Usage.")
     add_model_argument(parser, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--data", type=Path, required=True, help="FER2013-format CSV")
     parser.add_argument("--usage", default="PublicTest",
@@ -174,11 +159,10 @@ def add_evaluate_command(subcommands):
     parser.add_argument("--out-dir", type=Path,
                         help="where the report and figures go (default: <model name>-evaluation/ "
                              "in the current folder, never beside the model)")
-    parser.set_defaults(run=run_evaluate)
 
 
 def run_evaluate(args):
-    """Run ``evaluate``; see :func:`add_evaluate_command`."""
+    """Run ``evaluate``; see :func:`add_evaluate_arguments`."""
     import numpy as np
 
     from .data import load_fer2013
@@ -210,17 +194,28 @@ def run_evaluate(args):
     return 0
 
 
-def add_search_command(subcommands):
-    """``search``: an Optuna hyperparameter search (``fer-search`` is the same command)."""
-    parser = subcommands.add_parser(
-        "search", help="search hyperparameters with Optuna by cross-validation",
-        description=SEARCH_DESCRIPTION)
-    add_search_arguments(parser)
-    parser.set_defaults(run=run_search)
-
-
-COMMANDS = (add_predict_command, add_train_command, add_evaluate_command, add_search_command,
-            add_serve_command, add_live_command)
+PREDICT = Command(
+    "predict", help="find the faces in images, folders or videos and predict their emotions",
+    description="Find every face in the given images, folders (their images and videos) and "
+                "videos, and predict its emotion. Prints one line per image; --out, --json and "
+                "--csv save annotated images and the results. An input that fails is reported "
+                "and skipped; the results of the others are still saved.",
+    add_arguments=add_predict_arguments, run=run_predict, epilog=EXIT_STATUS)
+TRAIN = Command(
+    "train", help="train, evaluate and save a FER pipeline",
+    description="Train a FER pipeline on the Training rows of a FER2013-format CSV (or on "
+                "synthetic faces when --data is not given), evaluate it on the PublicTest rows, "
+                "and save it next to a JSON report: in the safe .fer.zip format, or with joblib "
+                "when --out ends in .joblib.",
+    add_arguments=add_train_arguments, run=run_train)
+EVALUATE = Command(
+    "evaluate", help="score a saved model on FER2013-format data",
+    description="Accuracy with and without test-time augmentation, per-class precision, recall "
+                "and F1, a confusion-matrix heatmap and (when the model kept them) training "
+                "curves, for a saved model on the rows of one Usage.",
+    add_arguments=add_evaluate_arguments, run=run_evaluate)
+# The subcommands, in the order of `fer-estimator --help`; nothing else registers one.
+COMMANDS = (PREDICT, TRAIN, EVALUATE, SEARCH, SERVE, LIVE)
 
 
 def build_parser():
@@ -231,9 +226,15 @@ def build_parser():
         description="Facial expression recognition (FER2013) with scikit-learn and Keras.",
         epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add_command in COMMANDS:
-        add_command(subcommands)
-    for command_parser in subcommands.choices.values():
+    for command in COMMANDS:
+        command_parser = subcommands.add_parser(
+            command.name, help=command.help, description=command.description,
+            epilog=command.epilog,
+            # An epilog keeps its line breaks (the exit status table).
+            formatter_class=(argparse.RawDescriptionHelpFormatter if command.epilog
+                             else argparse.HelpFormatter))
+        command.add_arguments(command_parser)
+        command_parser.set_defaults(run=command.run)
         add_verbose_option(command_parser)
     return parser
 
@@ -255,6 +256,15 @@ def main(argv=None):
                   file=sys.stderr)
         print(f"fer-estimator {args.command}: error: {redact_urls(error)}", file=sys.stderr)
         return 2
+
+
+def search_main(argv=None):
+    """Entry point of ``fer-search`` and ``scripts/run_search.py``: ``fer-estimator search``
+    with the same arguments; return the exit status.
+
+    Bad options, data or storage end with a one-line error and status 2, before training.
+    """
+    return main(["search", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -1,17 +1,54 @@
-"""What every ``fer-estimator`` subcommand shares: one ``NAME=VALUE`` syntax, the same network
-options (``--preset``, ``--param``, ``--epochs``) and the silencing of TensorFlow's start-up
-logs. Imports nothing heavy, so ``--help`` stays quick."""
+"""What every ``fer-estimator`` subcommand shares: the :class:`Command` entry that registers it,
+one ``NAME=VALUE`` syntax, the same network options (``--preset``, ``--param``, ``--epochs``)
+and the silencing of TensorFlow's start-up logs. Imports nothing heavy, so ``--help`` stays
+quick."""
 
 import argparse
-from pathlib import Path
 import ast
 import contextlib
+import dataclasses
 import json
 import logging
 import os
+import re
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from .presets import PRESETS
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One ``fer-estimator`` subcommand, as Optuna's command line has them: its name and help,
+    the function adding its arguments and the one doing its work.
+
+    :data:`fer_estimator.cli.COMMANDS` lists every one; nothing else registers a subcommand.
+
+    Attributes
+    ----------
+    name : str
+        The subcommand (``fer-estimator NAME``).
+    help : str
+        Its line in ``fer-estimator --help``.
+    description : str
+        The opening of ``fer-estimator NAME --help``.
+    add_arguments : callable
+        ``add_arguments(parser)`` adds its arguments to its ``argparse`` parser; imports
+        nothing heavy.
+    run : callable
+        ``run(args)`` does the work for the parsed arguments and returns the exit status; it
+        imports what the work needs.
+    epilog : str or None
+        The end of ``fer-estimator NAME --help``, kept as written (line breaks and all).
+    """
+
+    name: str
+    help: str
+    description: str
+    add_arguments: Callable
+    run: Callable
+    epilog: str | None = None
 
 
 def int_at_least(minimum, unit=""):
@@ -123,8 +160,8 @@ def silence_native_logs():
         try:
             with _stderr_descriptor_muted():
                 import keras  # noqa: F401
-        except Exception:
-            pass  # the command's own import raises it again, with stderr back
+        except Exception:  # noqa: BLE001, S110 - the command's import raises it, stderr back
+            pass
     with contextlib.suppress(ImportError):
         from absl import logging as absl_logging
 
@@ -141,19 +178,58 @@ def add_model_argument(parser, *, default=None):
     parser.add_argument("--model", type=Path, default=default,
                         help="fitted FER pipeline: a .fer.zip file, or a joblib file with "
                              "--trust-model (default: the shipped model)")
+    add_trust_model_option(parser)
+
+
+def add_trust_model_option(parser, what="--model file"):
+    """``--trust-model``: the explicit consent that loading a pickled model (``what``) needs;
+    the one spelling of it, in the command line and the scripts."""
     parser.add_argument("--trust-model", action="store_true",
-                        help="allow a joblib (pickle) --model file: loading one runs any code it "
+                        help=f"allow a joblib (pickle) {what}: loading one runs any code it "
                              "holds, so use only files you trust (.fer.zip files never run code)")
 
 
 def add_model_arguments(parser):
     """``--model``, ``--trust-model``, ``--detector``, ``--yunet-model`` and ``--min-face-size``:
-    the model and face detector of a :class:`~fer_estimator.faces.FacePipeline`."""
+    the model and face detector of a :class:`~fer_estimator.faces.FacePipeline`.
+    :func:`face_pipeline_params` reads the detector's back."""
+    # OpenCV, not Keras: --detector offers what the registry holds.
+    from .faces.detectors import DEFAULT_DETECTOR, DETECTORS
+
     add_model_argument(parser)
-    parser.add_argument("--detector", choices=("haar", "yunet"), default="haar",
-                        help="face detector (default: haar, bundled with OpenCV)")
+    parser.add_argument("--detector", choices=sorted(DETECTORS), default=DEFAULT_DETECTOR,
+                        help=f"face detector (default: {DEFAULT_DETECTOR}); yunet: OpenCV "
+                             "Zoo's YuNet, shipped in the package; haar: OpenCV's frontal-face "
+                             "Haar cascade")
     parser.add_argument("--yunet-model", type=Path,
-                        help="YuNet ONNX file for --detector yunet (face_detection_yunet_*.onnx "
-                             "from OpenCV Zoo)")
+                        help="another YuNet ONNX file than the shipped one "
+                             "(face_detection_yunet_*.onnx from OpenCV Zoo)")
     parser.add_argument("--min-face-size", type=float, default=48,
                         help="smallest face to find, in pixels (default: 48)")
+
+
+def as_command_line(message):
+    """A library error message in the command line's words: the parameters it names
+    (``out=x.jpg``, ``max_pixels=``) become the options that set them (``--out x.jpg``,
+    ``--max-pixels``)."""
+    def option(match):
+        value = match.group(2)
+        return PARAMETER_OPTIONS[match.group(1)] + (f" {value}" if value else "")
+
+    return re.sub(rf"\b({'|'.join(PARAMETER_OPTIONS)})=(\S*)", option, str(message))
+
+
+# FacePipeline parameters -> the options of add_model_arguments that set them.
+FACE_PIPELINE_OPTIONS = {"detector": "--detector", "yunet_model": "--yunet-model",
+                         "min_face_size": "--min-face-size"}
+
+
+# Library parameters named in error messages -> the options that set them.
+PARAMETER_OPTIONS = {**FACE_PIPELINE_OPTIONS, "estimator": "--model", "out": "--out",
+                     "max_pixels": "--max-pixels"}
+
+
+def face_pipeline_params(args):
+    """The :class:`~fer_estimator.faces.FacePipeline` parameters that parsed
+    :func:`add_model_arguments` arguments set."""
+    return {name: getattr(args, name) for name in FACE_PIPELINE_OPTIONS}

@@ -2,6 +2,8 @@
 
 import inspect
 import math
+from numbers import Integral, Real
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -9,9 +11,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .data import IMAGE_SIZE, check_image_size, parse_pixel_strings
+from ._validation import Interval, Options, StrOptions
+from .data import IMAGE_SIZE, parse_pixel_strings
 
 NORMALIZATIONS = ("scale", "standardize", "per_image")
+# The largest image_size: every image becomes image_size**2 float32 values (4 MB at 1024).
+MAX_IMAGE_SIZE = 1024
 # ITU-R BT.601 luma weights, the ones cv2.COLOR_RGB2GRAY uses.
 _RGB_TO_GREY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Contrast below one grey level (on the 0-1 scale) counts as one grey level in "per_image" mode,
@@ -75,6 +80,12 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
     >>> PixelTransformer().fit_transform(X).shape
     (2, 48, 48, 1)
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "normalization": [StrOptions(set(NORMALIZATIONS))],
+        "image_size": [Interval(Integral, 1, MAX_IMAGE_SIZE, closed="both")],
+        "input_scale": [Options(Real, {1, 255})],
+    }
 
     def __init__(self, normalization="scale", image_size=IMAGE_SIZE, input_scale=255):
         self.normalization = normalization
@@ -153,7 +164,7 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
         """Hook of the safe ``.fer.zip`` format: the fitted transformer of a step table, whose
         images must be the ``network``'s input (see :mod:`fer_estimator.safe_format.steps`)."""
         transformer = cls(**params)
-        transformer._check_params()
+        transformer._validate_params()
         side, channels = tuple(network.input_shape[1:3]), network.input_shape[3]
         if side != (transformer.image_size,) * 2 or channels != 1:
             raise ValueError(f"'image_size' is {transformer.image_size!r:.50}: the transformer "
@@ -178,17 +189,7 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
             setattr(transformer, key, value)
         return transformer
 
-    def _check_params(self):
-        if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got "
-                             f"{self.normalization!r:.50}")
-        check_image_size(self.image_size)
-        if self.input_scale not in (1, 255) or isinstance(self.input_scale, bool):
-            raise ValueError(f"input_scale must be 255 (grey levels 0-255) or 1 (floats in "
-                             f"0-1), got {self.input_scale!r:.50}")
-
     def _fit_images(self, images):
-        self._check_params()
         self.mean_ = self.scale_ = None
         if self.normalization == "standardize":
             # Statistics of images / 255, computed without materialising that scaled copy.
@@ -208,7 +209,8 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
 
     def _grey_images(self, X):
         """X as float32 grey images of shape (n, image_size, image_size) on the 0-255 scale."""
-        self._check_params()
+        # Here, not in fit alone: transform after set_params meets the same checks.
+        self._validate_params()
         size = self.image_size
         if isinstance(X, pd.DataFrame):
             if "pixels" not in X.columns:

@@ -19,13 +19,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from _shared import SHARED_GROUP_PHOTO
 
-from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_GROUP_PHOTO, shared_yunet_model
-from fer_estimator.faces import FacePipeline
-from fer_estimator.faces.media import read_image, to_bgr
 from fer_estimator import load
-
-YUNET_MODEL = shared_yunet_model()
+from fer_estimator._paths import DEFAULT_MODEL_PATH
+from fer_estimator.faces import DETECTORS, FacePipeline
+from fer_estimator.faces.media import read_image, to_bgr
 
 
 class TimedClassifier:
@@ -76,7 +75,7 @@ def reference_model(path):
 
 def bench(model, detector, image, repeats, mode):
     classifier = TimedClassifier(model, mode)
-    pipeline = FacePipeline(classifier, detector, yunet_model=YUNET_MODEL)
+    pipeline = FacePipeline(classifier, detector)
     [faces] = pipeline.predict(image)  # warm-up: loads the detector, traces the model
     times, classify_times = [], []
     for _ in range(repeats):
@@ -102,13 +101,12 @@ def main():
     images = {"frame 640x480": frame}
     if SHARED_GROUP_PHOTO.is_file():
         images["group 2048x1536"] = read_image(SHARED_GROUP_PHOTO)
-    detectors = ["haar"] + (["yunet"] if YUNET_MODEL is not None else [])
     print(f"cv2 threads: {cv2.getNumThreads()}, repeats: {args.repeats} (medians)")
     header = (f"{'image':16} {'detector':8} {'mode':9} {'faces':>5} {'calls':>5} "
               f"{'ms/image':>9} {'images/s':>8} {'ms/face':>8} {'classify ms':>11}")
     print(header)
     for name, image in images.items():
-        for detector in detectors:
+        for detector in DETECTORS:
             rows = {}
             for mode in ("batched", "per-face", "seed"):
                 faces, seconds, classify, calls = bench(model, detector, image, args.repeats,

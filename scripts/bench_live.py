@@ -1,15 +1,13 @@
-"""Benchmark ``fer-estimator live``: frames per second on a 640x480 video, Haar and YuNet.
+"""Benchmark ``fer-estimator live``: frames per second on a 640x480 video, per detector.
 
 Makes a 640x480 MJPEG video of scikit-image's astronaut (one face, moving a few pixels per
 frame), then runs ``fer-estimator live VIDEO --every-frame --no-display`` on it with each
-detector: every frame is read, detected, classified, smoothed and drawn, none dropped, so the
-printed rate is what the model sustains. YuNet runs when its ONNX file is in ../shared/models
-or given with --yunet-model.
+registered detector: every frame is read, detected, classified, smoothed and drawn, none
+dropped, so the printed rate is what the model sustains.
 
 Usage::
 
     python scripts/bench_live.py [--model PATH [--trust-model]] [--frames 300]
-        [--yunet-model PATH]
 
 Exits with ``fer-estimator live``'s status when a run fails.
 """
@@ -24,7 +22,7 @@ import numpy as np
 from skimage import data
 
 from fer_estimator import cli
-from fer_estimator._paths import shared_yunet_model
+from fer_estimator.faces.detectors import DETECTORS
 
 
 def write_face_video(path, n_frames, size=(640, 480), fps=30):
@@ -48,22 +46,17 @@ def main(argv=None):
     parser.add_argument("--trust-model", action="store_true",
                         help="passed to live: allow a joblib (pickle) --model")
     parser.add_argument("--frames", type=int, default=300)
-    parser.add_argument("--yunet-model", type=Path, default=shared_yunet_model())
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         video = write_face_video(Path(folder) / "face-640x480.avi", args.frames)
         common = [str(video), "--every-frame", "--no-display"]
         if args.model is not None:
             common += ["--model", str(args.model)] + ["--trust-model"] * args.trust_model
-        haar = ["live", *common, "--detector", "haar"]
-        status = cli.main(haar)
-        if status:
-            return status
-        if args.yunet_model is None:
-            print("YuNet skipped: no face_detection_yunet*.onnx in ../shared/models "
-                  "(pass --yunet-model)")
-            return 0
-        return cli.main([*haar[:-1], "yunet", "--yunet-model", str(args.yunet_model)])
+        for detector in DETECTORS:
+            status = cli.main(["live", *common, "--detector", detector])
+            if status:
+                return status
+        return 0
 
 
 if __name__ == "__main__":

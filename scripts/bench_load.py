@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_estimator._paths import SHARED_FER2013_CSV
+from _shared import SHARED_FER2013_CSV
 from fer_estimator.data import load_fer2013
 
 

@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_FER2013_CSV
+from _shared import SHARED_FER2013_CSV
+from fer_estimator._paths import DEFAULT_MODEL_PATH
 from fer_estimator.data import load_fer2013
 from fer_estimator.evaluation import evaluate
 from fer_estimator.labels import EMOTIONS

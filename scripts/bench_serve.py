@@ -12,7 +12,7 @@ astronaut (512x512, one face).
 Usage::
 
     python scripts/bench_serve.py [--clients 4] [--requests 50] [--workers 2]
-        [--model PATH] [--detector haar|yunet] [--yunet-model PATH] [--photo PATH]
+        [--model PATH] [--detector NAME] [--yunet-model PATH] [--photo PATH]
 """
 
 import argparse
@@ -29,8 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from _shared import PROJECT_ROOT, SHARED_GROUP_PHOTO
 
-from fer_estimator._paths import PROJECT_ROOT, SHARED_GROUP_PHOTO, shared_yunet_model
+from fer_estimator.faces.detectors import DEFAULT_DETECTOR, DETECTORS
 from fer_estimator.serve.commands import free_port
 
 WARM_UP = 3
@@ -136,8 +137,8 @@ def main(argv=None):
     parser.add_argument("--model", type=Path, help="default: the shipped model")
     parser.add_argument("--trust-model", action="store_true",
                         help="passed to serve: allow a joblib (pickle) --model")
-    parser.add_argument("--detector", choices=("haar", "yunet"), default="haar")
-    parser.add_argument("--yunet-model", type=Path, default=shared_yunet_model())
+    parser.add_argument("--detector", choices=sorted(DETECTORS), default=DEFAULT_DETECTOR)
+    parser.add_argument("--yunet-model", type=Path, help="default: the shipped YuNet")
     parser.add_argument("--photo", type=Path)
     args = parser.parse_args(argv)
     photo = args.photo
@@ -146,10 +147,7 @@ def main(argv=None):
     serve_args = ["--workers", str(args.workers), "--detector", args.detector]
     if args.model is not None:
         serve_args += ["--model", str(args.model)] + ["--trust-model"] * args.trust_model
-    if args.detector == "yunet":
-        if args.yunet_model is None:
-            parser.error("--detector yunet needs --yunet-model: no face_detection_yunet*.onnx "
-                         "in ../shared/models")
+    if args.yunet_model is not None:
         serve_args += ["--yunet-model", str(args.yunet_model)]
     summary = bench(photo, args.clients, args.requests, serve_args)
     print(f"{args.clients} clients x {args.requests} requests of {Path(photo).name} "

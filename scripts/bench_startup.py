@@ -34,7 +34,8 @@ def commands():
          else [python, "-m", "fer_estimator.cli", "search", "--help"]),
         ("fer-search --help",
          [fer_search, "--help"] if fer_search
-         else [python, "-c", "from fer_estimator.search.cli import main; main(['--help'])"]),
+         else [python, "-c",
+               "from fer_estimator.cli import search_main; search_main(['--help'])"]),
         ("import keras (what a command then loads)", [python, "-c", "import keras"]),
     ]
 

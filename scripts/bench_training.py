@@ -18,7 +18,7 @@ import time
 import keras
 import numpy as np
 
-from fer_estimator._paths import SHARED_FER2013_CSV
+from _shared import SHARED_FER2013_CSV
 from fer_estimator.architecture import ARCHITECTURES, build_network
 from fer_estimator.classifier import FERClassifier
 from fer_estimator.data import load_fer2013

@@ -16,10 +16,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from fer_estimator._paths import SHARED_FER2013_CSV
+from _shared import SHARED_FER2013_CSV
+
 from fer_estimator._versions import current_versions
-from fer_estimator.ensemble import (ensemble_members, is_ensemble, shared_validation_rows,
-                                    soft_voting_ensemble)
+from fer_estimator.cli_options import add_trust_model_option
+from fer_estimator.ensemble import (
+    ensemble_members,
+    is_ensemble,
+    shared_validation_rows,
+    soft_voting_ensemble,
+)
 from fer_estimator.evaluation import evaluate, plot_confusion_matrix
 from fer_estimator.persistence import dump_json
 from fer_estimator.safe_format import load, model_stem
@@ -31,7 +37,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("members", nargs="+", type=Path,
                         help="trained 7-class pipelines or ensembles of them (.fer.zip, or "
-                             "joblib with --trust)")
+                             "joblib with --trust-model)")
     parser.add_argument("--out", type=Path, default=None,
                         help="the ensemble (.fer.zip, or joblib by any other name); its report "
                              "is beside it (.json). Required unless --validation-only")
@@ -47,8 +53,7 @@ def main(argv=None):
                         help="print the validation scores and stop: nothing is saved and "
                              "PublicTest is not looked at (to follow an ensemble as members "
                              "are added)")
-    parser.add_argument("--trust", action="store_true",
-                        help="allow joblib members: unpickling runs any code the file holds")
+    add_trust_model_option(parser, what="member")
     args = parser.parse_args(argv)
     if args.validation_only:
         if args.out or args.six_class_out:
@@ -63,7 +68,7 @@ def main(argv=None):
 
     by_name = {}
     for path in args.members:
-        for name, member in _members_in(load(path, trust=args.trust), path).items():
+        for name, member in _members_in(load(path, trust=args.trust_model), path).items():
             if name in by_name:
                 parser.error(f"two members are named {name!r} (the second from {path}): "
                              f"is one network given twice?")
@@ -101,7 +106,7 @@ def main(argv=None):
                               / "confusion_matrix.png")
         dump_json({"model": out.name, "members": names,
                    "sources": [path.name for path in args.members],
-                   "data": source, "n_classes": n_classes, "validation_rows": int(len(rows)),
+                   "data": source, "n_classes": n_classes, "validation_rows": len(rows),
                    "validation": {name: {key: value[key] for key in
                                          ("accuracy", "accuracy_tta", "balanced_accuracy")}
                                   for name, value in validation.items()},

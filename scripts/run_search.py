@@ -3,7 +3,7 @@
 
 import sys
 
-from fer_estimator.search.cli import main
+from fer_estimator.cli import search_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(search_main())

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_estimator._paths import MODELS_DIR, PROJECT_ROOT, SHARED_FER2013_CSV
+from _shared import PROJECT_ROOT, SHARED_FER2013_CSV
+from fer_estimator._paths import MODELS_DIR
 from fer_estimator.evaluation import evaluate
 from fer_estimator.persistence import dump_joblib, dump_json, load_joblib, write_atomically
 from fer_estimator.ensemble import shared_validation_rows

@@ -1,19 +1,23 @@
-"""Command line: run (or join, or resume) a study, refit the best pipeline, save model, report
-and plots. ``fer-estimator search ...``, ``fer-search ...`` and ``python scripts/run_search.py
-...`` are the same command.
+"""The ``search`` subcommand: run (or join, or resume) a study, refit the best pipeline, save
+model, report and plots. ``fer-estimator search ...``, ``fer-search ...`` and ``python
+scripts/run_search.py ...`` are the same command (:data:`SEARCH`, registered in
+:data:`fer_estimator.cli.COMMANDS`).
 
 The options are added by :func:`add_arguments` without importing Optuna or Keras (``--help``
 stays quick); :func:`run_search` imports them when the search starts.
 """
 
 import json
-import sys
 import time
 from pathlib import Path
 
-from fer_estimator._paths import SHARED_FER2013_CSV
-from fer_estimator.cli_options import (add_network_options, int_at_least, network_params,
-                                      positive_int)
+from fer_estimator.cli_options import (
+    Command,
+    add_network_options,
+    int_at_least,
+    network_params,
+    positive_int,
+)
 
 from .options import (
     DEFAULT_HEARTBEAT_INTERVAL,
@@ -31,12 +35,12 @@ DESCRIPTION = ("Optuna search of FER pipeline hyperparameters by cross-validatio
 
 def add_arguments(parser):
     """Add the search options to ``parser`` (an ``argparse.ArgumentParser``)."""
-    data = parser.add_argument_group("data")
-    data.add_argument("--data", type=Path, default=SHARED_FER2013_CSV,
-                      help="FER2013 CSV(.gz): trains on 'Training', tests on --test-usage "
-                           "(default: %(default)s)")
-    data.add_argument("--synthetic", action="store_true",
-                      help="use synthetic faces instead of --data (a quick try-out)")
+    data = parser.add_argument_group("data (one of --data and --synthetic is required)")
+    source = data.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path,
+                        help="FER2013 CSV(.gz): trains on 'Training', tests on --test-usage")
+    source.add_argument("--synthetic", action="store_true",
+                        help="use synthetic faces instead of --data (a quick try-out)")
     data.add_argument("--test-usage", default="PublicTest",
                       help="FER2013 split held out for the final test (default: %(default)s)")
     # --max-rows: its name before `fer-estimator search`, kept for existing scripts.
@@ -155,8 +159,8 @@ def run_search(args):
         refit=not args.no_refit, random_state=args.seed, verbose=0 if args.quiet else 1,
         data_source="synthetic faces" if args.synthetic else str(args.data))
     if not args.synthetic and not args.data.exists():
-        raise FileNotFoundError(f"FER2013 data not found at {args.data}; pass --data PATH or "
-                                f"--synthetic")
+        raise FileNotFoundError(f"FER2013 data not found at {args.data}: pass the path of a "
+                                f"FER2013 CSV, or --synthetic instead")
     X_train, y_train, X_test, y_test, source = load_split(
         None if args.synthetic else args.data, test_usage=args.test_usage,
         max_train_rows=args.max_train_rows, random_state=args.seed)
@@ -188,12 +192,5 @@ def run_search(args):
     return 0
 
 
-def main(argv=None):
-    """Entry point of ``fer-search`` and ``scripts/run_search.py``: ``fer-estimator search``
-    with the same arguments; return the exit status.
-
-    Bad options, data or storage end with a one-line error and status 2, before training.
-    """
-    from fer_estimator.cli import main as fer_estimator_main
-
-    return fer_estimator_main(["search", *(sys.argv[1:] if argv is None else argv)])
+SEARCH = Command("search", help="search hyperparameters with Optuna by cross-validation",
+                 description=DESCRIPTION, add_arguments=add_arguments, run=run_search)

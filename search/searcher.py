@@ -3,6 +3,8 @@
 import sys
 import time
 import warnings
+from numbers import Integral, Real
+from typing import ClassVar
 
 import joblib
 import numpy as np
@@ -14,10 +16,16 @@ from sklearn.model_selection import StratifiedKFold, check_cv, train_test_split
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
+from fer_estimator._validation import HasMethods, Interval, StrOptions
 from fer_estimator.pipeline import make_fer_pipeline
 
 from .objective import CrossValidationObjective, per_sample_subset
-from .options import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_RETRY, PRUNE_ON, default_storage_url
+from .options import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_MAX_RETRY,
+    PRUNE_ON,
+    default_storage_url,
+)
 from .pruners import make_pruner
 from .report import ProgressPrinter
 from .space import (
@@ -139,12 +147,34 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from fer_estimator.pipeline import make_fer_pipeline
+    >>> from fer_estimator._validation import HasMethods, Interval, StrOptions
+from fer_estimator.pipeline import make_fer_pipeline
     >>> from fer_estimator.search import FERSearchCV
     >>> search = FERSearchCV(make_fer_pipeline(epochs=5), n_trials=10,
     ...                      storage="sqlite:///studies/demo.db")  # doctest: +SKIP
     >>> search.fit(X, y).best_params_  # doctest: +SKIP
     """
+
+    # Checked when fit starts, with scikit-learn's messages. Not here: subsample, pruner,
+    # sampler and storage, checked by the code that reads them, which knows more (a subsample
+    # against the data, the pruners' names, a storage URL).
+    _parameter_constraints: ClassVar[dict] = {
+        "estimator": [HasMethods(["fit", "get_params"]), None],
+        "search_space": [dict, None],
+        "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, None],
+        "study_name": [str],
+        "random_state": ["random_state"],
+        "callbacks": [list, None],
+        "data_source": [str, None],
+        "timeout": [Interval(Real, 0, None, closed="neither"), None],
+        "prune_on": [StrOptions(set(PRUNE_ON))],
+        "heartbeat_interval": [Interval(Integral, 1, None, closed="left"), None],
+        "max_retry": [Interval(Integral, 0, None, closed="left"), None],
+        "refit": ["boolean"],
+        "verbose": ["verbose"],
+    }
 
     def __init__(self, estimator=None, search_space=None, *, n_trials=20, timeout=None, cv=3,
                  scoring=None, subsample=None, pruner="median", prune_on="epoch",
@@ -194,6 +224,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        self._validate_params()
         estimator = make_fer_pipeline() if self.estimator is None else self.estimator
         search_space = (default_search_space() if self.search_space is None
                         else dict(self.search_space))
@@ -271,7 +302,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         params = {name: value for name, value in estimator.get_params(deep=True).items()
                   if name not in tuned and _is_plain(value)}
         return {
-            "data": {"source": self.data_source, "rows": int(len(y)),
+            "data": {"source": self.data_source, "rows": len(y),
                      "digest": joblib.hash((X, y), hash_name="sha1")},
             "settings": {"params": params,
                          **{name: getattr(self, name) if _is_plain(getattr(self, name))
@@ -280,11 +311,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         }
 
     def _check_options(self, estimator):
-        """Validate the options."""
-        if not isinstance(self.n_trials, (int, np.integer)) or self.n_trials < 1:
-            raise ValueError(f"n_trials must be a positive int, got {self.n_trials!r}")
-        if self.prune_on not in PRUNE_ON:
-            raise ValueError(f"prune_on must be one of {PRUNE_ON}, got {self.prune_on!r}")
+        """Check that the estimator is a scikeras classifier the search can prune."""
         params = final_step(estimator).get_params()
         if "epochs" not in params or "callbacks" not in params:
             raise ValueError(f"the estimator must be a scikeras classifier (or a Pipeline ending "

@@ -3,6 +3,8 @@
 import contextlib
 import importlib.util
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's start-up chatter
 
@@ -22,9 +24,11 @@ MICRO_CNN = {**MICRO, "random_state": 0}
 
 def load_script(name):
     """Import ``scripts/<name>.py`` (the scripts folder is not a package) as a module."""
-    from fer_estimator._paths import PROJECT_ROOT
-
-    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "scripts" / f"{name}.py")
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    # As when a script runs: its own folder on the path, for scripts/_shared.py.
+    if str(scripts) not in sys.path:
+        sys.path.append(str(scripts))
+    spec = importlib.util.spec_from_file_location(name, scripts / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -53,12 +57,34 @@ def building_no_network_nor_drawing_random_numbers(monkeypatch):
     assert np.random.rand() == expected, "the global NumPy random generator was used"
 
 
+# ---- the team's shared data (development paths: the library knows nothing of them) ----------
+# The shared/ folder beside the checkout; $FER_ESTIMATOR_SHARED_DIR points elsewhere (a git
+# worktree's parent is not the checkout's). scripts/_shared.py finds the same folder.
+SHARED_DIR = Path(os.environ.get("FER_ESTIMATOR_SHARED_DIR",
+                                 Path(__file__).resolve().parent.parent.parent / "shared"))
+SHARED_FER2013_CSV = SHARED_DIR / "data" / "fer2013.csv.gz"
+SHARED_GROUP_PHOTO = SHARED_DIR / "data" / "photos" / "group_selfie.jpg"
+
+
 def require_shared(path):
     """Skip the calling test when a ../shared file is absent (fresh machines do not have it)."""
     if not path.exists():
         pytest.skip(f"{path} is absent: this test needs the project's shared data beside the "
                     f"checkout (../shared)")
     return path
+
+
+@pytest.fixture
+def shared_fer2013_csv():
+    """The shared FER2013 CSV; skips the test when it is absent."""
+    return require_shared(SHARED_FER2013_CSV)
+
+
+@pytest.fixture
+def shared_group_photo():
+    """The shared group photo (2048x1536, six faces); skips the test when it is absent."""
+    return require_shared(SHARED_GROUP_PHOTO)
+# ---- end of the shared data -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")

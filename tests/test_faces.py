@@ -5,6 +5,7 @@ of the CNN; tests/test_faces_photos.py runs the real detectors on real photos.
 """
 
 import json
+import math
 
 import cv2
 import joblib
@@ -259,11 +260,21 @@ def test_bad_files_get_errors_naming_the_path(estimator, tmp_path):
 
 
 @pytest.mark.parametrize("params, match", [
-    ({"detector": "mtcnn"}, "'haar', 'yunet' or a callable"),
+    ({"detector": "mtcnn"}, r"\['haar', 'yunet'\] or a callable.*'mtcnn'"),
     ({"scale_factor": 1.0}, "scale_factor"),
+    ({"scale_factor": math.nan}, "'scale_factor' parameter of FacePipeline.*nan"),
     ({"min_neighbors": -1}, "min_neighbors"),
     ({"box_margin": -0.1}, "box_margin"),
+    ({"box_margin": math.nan}, "'box_margin' parameter of FacePipeline.*nan"),
+    # A margin grows every crop: 1e6 would pad the image to petabytes.
+    ({"box_margin": 1e6}, "'box_margin' parameter of FacePipeline.*1000000"),
+    ({"min_face_size": math.nan}, "'min_face_size' parameter of FacePipeline.*nan"),
+    ({"min_face_size": math.inf}, "'min_face_size' parameter of FacePipeline.*inf"),
+    ({"min_face_fraction": 2}, "'min_face_fraction' parameter"),
+    ({"score_threshold": math.nan}, "'score_threshold' parameter"),
     ({"batch_images": 0}, "batch_images"),
+    ({"batch_images": 10**6}, "'batch_images' parameter of FacePipeline.*1000000"),
+    ({"max_pixels": 0}, "'max_pixels' parameter"),
 ])
 def test_bad_parameters_fail_at_predict_not_init(estimator, image, params, match):
     pipeline = FacePipeline(estimator, **params)  # no validation or loading in __init__

@@ -1,7 +1,7 @@
 """The real detectors on real photos: scikit-image's astronaut (bundled) and the shared group photo.
 
-The group photo and the YuNet model live in ../shared beside the checkout; tests that need them
-skip when it is absent.
+The group photo lives in ../shared beside the checkout; the test that needs it skips when it is
+absent. YuNet ships inside the package.
 """
 
 import cv2
@@ -10,17 +10,8 @@ import pytest
 from skimage import data
 from sklearn.dummy import DummyClassifier
 
-from fer_estimator._paths import SHARED_DIR, SHARED_GROUP_PHOTO, shared_yunet_model
 from fer_estimator.faces import FacePipeline
 from fer_estimator.faces import detectors as detectors_module
-
-YUNET_MODEL = shared_yunet_model()
-
-needs_group_photo = pytest.mark.skipif(
-    not SHARED_GROUP_PHOTO.is_file(),
-    reason=f"shared group photo not found at {SHARED_GROUP_PHOTO}")
-needs_yunet = pytest.mark.skipif(
-    YUNET_MODEL is None, reason=f"no face_detection_yunet*.onnx in {SHARED_DIR / 'models'}")
 
 # The six faces of the group photo (x, y, w, h): the close-up, then the five at the back.
 GROUP_FACES = np.array([[864, 879, 404, 569], [314, 346, 96, 119], [586, 420, 90, 114],
@@ -50,33 +41,29 @@ def estimator():
 
 
 def pipeline_for(detector, estimator):
-    return FacePipeline(estimator, detector, yunet_model=YUNET_MODEL)
+    return FacePipeline(estimator, detector)
 
 
-@pytest.mark.parametrize("detector", ["haar", pytest.param("yunet", marks=needs_yunet)])
+@pytest.mark.parametrize("detector", ["haar", "yunet"])
 def test_detector_finds_the_astronaut(detector, estimator):
     [faces] = pipeline_for(detector, estimator).predict(data.astronaut(), rgb=True)
     assert matches([face.box for face in faces], [ASTRONAUT_FACE]) == (1, 0)
 
 
 @pytest.mark.shared_data
-@needs_group_photo
-@pytest.mark.parametrize("detector, min_hits, max_false", [
-    ("haar", 5, 2),
-    pytest.param("yunet", 6, 0, marks=needs_yunet),
-])
-def test_group_photo(detector, min_hits, max_false, estimator):
+@pytest.mark.parametrize("detector, min_hits, max_false", [("haar", 5, 2), ("yunet", 6, 0)])
+def test_group_photo(detector, min_hits, max_false, estimator, shared_group_photo):
     pipeline = pipeline_for(detector, estimator)
-    results = pipeline.predict(SHARED_GROUP_PHOTO)
+    results = pipeline.predict(shared_group_photo)
     [faces] = results
     hits, false = matches([face.box for face in faces], GROUP_FACES)
     assert hits >= min_hits and false <= max_false, (hits, false)
     # One DataFrame row and one drawn box per face.
     frame = results.to_frame()
     assert len(frame) == len(faces)
-    assert frame["image"].eq(str(SHARED_GROUP_PHOTO)).all()
-    drawing = pipeline.annotate(SHARED_GROUP_PHOTO, faces)
-    original = cv2.imread(str(SHARED_GROUP_PHOTO))
+    assert frame["image"].eq(str(shared_group_photo)).all()
+    drawing = pipeline.annotate(shared_group_photo, faces)
+    original = cv2.imread(str(shared_group_photo))
     for face in faces:
         x, y, w, h = face.box
         assert (drawing[y + h // 2, x] != original[y + h // 2, x]).any()  # the box's left edge
@@ -95,10 +82,11 @@ def test_haar_with_a_missing_cascade_file_says_which_wheel_to_install(estimator,
         pipeline_for("haar", estimator).predict(data.astronaut(), rgb=True)
 
 
-def test_yunet_needs_a_model_file(estimator, tmp_path):
+def test_yunet_ships_with_its_licence_and_another_model_file_is_checked(estimator, tmp_path):
+    shipped = detectors_module.SHIPPED_YUNET_MODEL
+    assert shipped.is_file() and 200_000 < shipped.stat().st_size < 300_000
+    assert "MIT License" in (shipped.parent / "LICENSE").read_text()
     image = data.astronaut()
-    with pytest.raises(ValueError, match="yunet_model=.*opencv_zoo"):
-        FacePipeline(estimator, "yunet").predict(image)
     with pytest.raises(FileNotFoundError, match="missing.onnx"):
         FacePipeline(estimator, "yunet", yunet_model=tmp_path / "missing.onnx").predict(image)
     bad = tmp_path / "bad.onnx"

@@ -7,6 +7,7 @@ import cv2
 import joblib
 import numpy as np
 import pytest
+from conftest import load_script
 from skimage import data
 from sklearn.dummy import DummyClassifier
 
@@ -14,10 +15,15 @@ from fer_estimator.cli import main
 from fer_estimator.faces import Face, FacePipeline
 from fer_estimator.serve import commands, live
 from fer_estimator.serve.commands import free_port
-from fer_estimator.serve.live import (FrameHub, LabelSmoother, LatestFrames, every_frame,
-                                      gui_available, open_capture, run_live)
-
-from conftest import load_script
+from fer_estimator.serve.live import (
+    FrameHub,
+    LabelSmoother,
+    LatestFrames,
+    every_frame,
+    gui_available,
+    open_capture,
+    run_live,
+)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +106,7 @@ class FakeCapture:
     def get(self, prop):
         return 0.0
 
-    def isOpened(self):  # noqa: N802 - OpenCV's name
+    def isOpened(self):  # OpenCV's name
         return True
 
 

@@ -6,6 +6,7 @@ scikeras in pyproject.toml) then.
 """
 
 import inspect
+import re
 from numbers import Real
 
 import numpy as np
@@ -16,8 +17,13 @@ from scikeras.wrappers import BaseWrapper, KerasClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from fer_estimator import FERClassifier
-from fer_estimator._scikeras import (SCIKERAS_CALLBACK_LISTS, SCIKERAS_CLASS_ATTRIBUTES,
-                                     SCIKERAS_ENCODER_METHODS, SCIKERAS_METHODS)
+from fer_estimator import _scikeras as scikeras_adapter
+from fer_estimator._scikeras import (
+    SCIKERAS_CALLBACK_LISTS,
+    SCIKERAS_CLASS_ATTRIBUTES,
+    SCIKERAS_ENCODER_METHODS,
+    SCIKERAS_METHODS,
+)
 from fer_estimator.presets import MICRO
 
 UPDATE = "scikeras changed what fer_estimator/_scikeras.py relies on: update the adapter"
@@ -33,6 +39,27 @@ def test_overridden_scikeras_methods_keep_their_parameters(owner, name, paramete
     assert callable(method), f"{owner.__name__}.{name} is gone. {UPDATE}"
     assert tuple(inspect.signature(method).parameters) == parameters, \
         f"{owner.__name__}.{name}{inspect.signature(method)} changed. {UPDATE}"
+
+
+def test_the_guard_lists_name_every_private_scikeras_name_the_adapter_uses():
+    # Any `self._x`, `super()._x` or `BaseWrapper._x` of the adapter, and any `_x` it defines,
+    # that scikeras' own classes define: an override or a call that a release can break.
+    source = inspect.getsource(scikeras_adapter)
+    used = set(re.findall(r"(?:self|super\(\)|BaseWrapper)\.(_[a-z]\w*)", source))
+    used |= {name for name in vars(scikeras_adapter.ScikerasClassifier)
+             if re.match(r"_[a-z]", name)}
+
+    def in_scikeras(name, cls):
+        return any(name in vars(base) for base in cls.__mro__
+                   if base.__module__.startswith("scikeras"))
+
+    guarded = {*SCIKERAS_METHODS, *SCIKERAS_CLASS_ATTRIBUTES, *SCIKERAS_CALLBACK_LISTS}
+    unguarded = {name for name in used if in_scikeras(name, BaseWrapper)} - guarded
+    assert not unguarded, f"add {sorted(unguarded)} to the guard lists of _scikeras.py"
+    encoder_used = {name for name, value in vars(scikeras_adapter._OneHotLabelEncoder).items()
+                    if re.match(r"_[a-z]", name) and inspect.isfunction(value)
+                    and in_scikeras(name, ClassifierLabelEncoder)}
+    assert encoder_used <= set(SCIKERAS_ENCODER_METHODS)
 
 
 def test_scikeras_class_attributes_are_still_sets_of_names():

@@ -199,8 +199,11 @@ def test_unreachable_storage_fails_before_training(faces):
 
 @pytest.mark.parametrize("options, message", [
     ({"pruner": "sometimes"}, "pruner must be one of"),
-    ({"prune_on": "batch"}, "prune_on must be one of"),
-    ({"n_trials": 0}, "n_trials must be a positive int"),
+    ({"prune_on": "batch"}, "'prune_on' parameter of FERSearchCV must be a str among"),
+    ({"n_trials": 0}, "'n_trials' parameter of FERSearchCV must be an int in the range"),
+    ({"n_trials": 2.5}, "'n_trials' parameter of FERSearchCV"),
+    ({"timeout": float("nan")}, "'timeout' parameter of FERSearchCV"),
+    ({"max_retry": -1}, "'max_retry' parameter of FERSearchCV"),
     ({"subsample": 1.5}, r"subsample must be in \(0, 1\]"),
 ])
 def test_bad_options_fail_before_training(tmp_path, faces, options, message):

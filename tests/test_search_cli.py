@@ -1,4 +1,4 @@
-"""``fer-search`` (fer_estimator.search.cli.main, the same as ``fer-estimator search``): a whole
+"""``fer-search`` (fer_estimator.cli.search_main, the same as ``fer-estimator search``): a whole
 run on synthetic faces, and bad options."""
 
 import json
@@ -7,7 +7,7 @@ import pytest
 
 from fer_estimator import load
 from fer_estimator.cli import main as fer_estimator_main
-from fer_estimator.search.cli import main
+from fer_estimator.cli import search_main as main
 
 MICRO_SETTINGS = ["--preset", "micro", "--epochs", "2"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from fer_estimator import make_fer_pipeline
 from fer_estimator.search import FERSearchCV
-from fer_estimator.search.cli import main
+from fer_estimator.cli import search_main as main
 from fer_estimator.search.storage import describe_storage, redact_urls
 from fer_estimator.search.study import CONTEXT_ATTR, StudyMismatchError
 from fer_estimator.synthetic import make_synthetic_faces

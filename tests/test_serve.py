@@ -15,12 +15,11 @@ from sklearn.dummy import DummyClassifier
 
 pytest.importorskip("fastapi", reason="serve needs the [serve] extra: fastapi")
 pytest.importorskip("python_multipart", reason="serve needs the [serve] extra: python-multipart")
-from fastapi.testclient import TestClient  # noqa: E402
+from conftest import load_script
+from fastapi.testclient import TestClient
 
-from fer_estimator.labels import EMOTIONS  # noqa: E402
-from fer_estimator.serve.app import create_app  # noqa: E402
-
-from conftest import load_script  # noqa: E402
+from fer_estimator.labels import EMOTIONS
+from fer_estimator.serve.app import create_app
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +206,7 @@ def test_a_strip_of_faces_is_checked_for_width_then_for_its_number_of_faces(clie
 
 def test_bench_serve_counts_an_unexpected_answer_as_an_error():
     class NotJson(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - the name http.server calls
+        def do_POST(self):  # the name http.server calls
             self.rfile.read(int(self.headers["Content-Length"]))
             body = b"<html>a proxy's page</html>"
             self.send_response(200)

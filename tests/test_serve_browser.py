@@ -23,12 +23,11 @@ import pytest
 from skimage import data
 from sklearn.dummy import DummyClassifier
 
-from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_GROUP_PHOTO
+from fer_estimator._paths import DEFAULT_MODEL_PATH
 from fer_estimator.cli import main
 from fer_estimator.safe_format import load
 from fer_estimator.faces.annotate import EMOTION_COLOURS
 
-from conftest import require_shared
 
 pytest.importorskip("fastapi", reason="serve needs the [serve] extra")
 pytest.importorskip("selenium", reason="the browser tests need selenium (the [test] extra)")
@@ -115,8 +114,9 @@ def _annotated(driver):
                         cv2.IMREAD_COLOR)
 
 
-def test_upload_the_group_photo_shows_each_face_drawn_and_listed(server, browser, tmp_path):
-    photo = require_shared(SHARED_GROUP_PHOTO)
+def test_upload_the_group_photo_shows_each_face_drawn_and_listed(server, browser, tmp_path,
+                                                                 shared_group_photo):
+    photo = shared_group_photo
     browser.get(server)
     browser.find_element(By.ID, "file").send_keys(str(photo))
     status = _wait_for_status(browser, lambda text: not text.startswith("Finding"))

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import require_shared
 from fer_estimator import EMOTIONS, EMOTIONS_6, load_fer2013
-from fer_estimator._paths import MODELS_DIR, SHARED_FER2013_CSV
+from fer_estimator._paths import MODELS_DIR
 from fer_estimator import load
 
 SHIPPED = {"fer2013-7class.fer.zip": EMOTIONS, "fer2013-6class.fer.zip": EMOTIONS_6,
@@ -63,8 +62,8 @@ def test_fer2013_rows_round_trip_through_the_shipped_pipeline(tmp_path):
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("name, minimum", MIN_PUBLICTEST_ACCURACY.items())
-def test_seven_class_models_on_publictest_rows(name, minimum, tmp_path):
-    X, codes = load_fer2013(require_shared(SHARED_FER2013_CSV), usage="PublicTest",
+def test_seven_class_models_on_publictest_rows(name, minimum, shared_fer2013_csv, tmp_path):
+    X, codes = load_fer2013(shared_fer2013_csv, usage="PublicTest",
                             return_X_y=True, cache_dir=tmp_path)
     model = load(MODELS_DIR / name)
     assert model.score(X[:1000], np.array(EMOTIONS)[codes[:1000]]) >= minimum

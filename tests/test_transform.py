@@ -1,5 +1,7 @@
 """Tests for PixelTransformer: every input form, every normalisation, bad input, sklearn integration."""
 
+import math
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -117,10 +119,16 @@ def test_per_image_standardises_each_image():
 def test_invalid_parameters_fail_in_fit_not_init():
     transformer = PixelTransformer(normalization="minmax")
     assert transformer.get_params()["normalization"] == "minmax"
-    with pytest.raises(ValueError, match="normalization must be one of"):
+    with pytest.raises(ValueError, match="'normalization' parameter of PixelTransformer must "
+                                         "be a str among"):
         transformer.fit(IMAGES)
-    with pytest.raises(ValueError, match="image_size must be a positive integer"):
+    with pytest.raises(ValueError, match="'image_size' parameter of PixelTransformer"):
         PixelTransformer(image_size=0).fit(IMAGES)
+    # Every image becomes image_size**2 floats: a huge side is refused before any allocation.
+    with pytest.raises(ValueError, match="'image_size' parameter .* range \\[1, 1024\\]"):
+        PixelTransformer(image_size=10**6).fit(IMAGES)
+    with pytest.raises(ValueError, match="'image_size' parameter"):
+        PixelTransformer(image_size=math.nan).fit(IMAGES)
 
 
 # ---- bad input ----------------------------------------------------------------------------------
@@ -231,8 +239,10 @@ def test_floats_on_the_0_1_scale_are_refused_unless_declared():
                                atol=1e-5)
     with pytest.raises(ValueError, match="outside the 0-1 scale of input_scale=1"):
         PixelTransformer(input_scale=1).fit(IMAGES)
-    with pytest.raises(ValueError, match="input_scale must be 255"):
+    with pytest.raises(ValueError, match="'input_scale' parameter of PixelTransformer"):
         PixelTransformer(input_scale=100).fit(IMAGES)
+    with pytest.raises(ValueError, match="'input_scale' parameter of PixelTransformer"):
+        PixelTransformer(input_scale=math.nan).fit(IMAGES)
     # All-black float images read the same on either scale: accepted.
     assert PixelTransformer().fit_transform(np.zeros((2, 48, 48))).max() == 0
 

@@ -29,7 +29,7 @@ def expand_inputs(inputs, log=None):
 
     ``log(message)`` reports an empty folder; default: stderr.
     """
-    log = log or _log_to_stderr
+    log = log or log_to_stderr
     sources, skipped = [], 0
     for path in inputs:
         if not path.is_dir():
@@ -123,7 +123,7 @@ def predict_batch(pipeline, sources, iter_source, *, out=None, json_path=None, c
         Before any input is read: ``out`` names an image file but there are several inputs or
         a video, or ``out`` is the single input itself (nothing is overwritten).
     """
-    log = log or _log_to_stderr
+    log = log or log_to_stderr
     single_out = out_is_a_file(out, sources)
     names = None if out is None or single_out else AnnotatedNames(out, sources)
     if names is not None:
@@ -161,14 +161,14 @@ def out_is_a_file(out, sources):
     if out is None or out.suffix.lower() not in IMAGE_SUFFIXES:
         return False
     if len(sources) != 1:
-        raise ValueError(f"--out {out} names a file but there are {len(sources)} inputs: give "
+        raise ValueError(f"out={out} names a file but there are {len(sources)} inputs: give "
                          f"a folder (a name without an image suffix)")
     if is_video_path(sources[0]):
-        raise ValueError(f"--out {out} names a file but {sources[0]} is a video, one annotated "
+        raise ValueError(f"out={out} names a file but {sources[0]} is a video, one annotated "
                          f"image per frame: give a folder (a name without an image suffix)")
     source = sources[0]
     if isinstance(source, Path) and out.resolve() == source.resolve():
-        raise ValueError(f"--out {out} is the input itself: the annotated copy would overwrite "
+        raise ValueError(f"out={out} is the input itself: the annotated copy would overwrite "
                          f"it; give another file name or a folder")
     return True
 
@@ -198,5 +198,6 @@ def _reason(source, error):
     return text if str(source) in text else f"{source}: {text}"
 
 
-def _log_to_stderr(message):
+def log_to_stderr(message):
+    """Print ``message`` on stderr, with a ``fer-estimator:`` prefix, above any progress bar."""
     tqdm.write(f"fer-estimator: {message}", file=sys.stderr)

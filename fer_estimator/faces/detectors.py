@@ -1,25 +1,90 @@
-"""Face detectors: OpenCV's Haar cascade, YuNet, or any callable ``image -> boxes``.
+"""Face detectors, registered by name: OpenCV's Haar cascade, YuNet, or any callable.
 
 Every detector is a callable ``detector(bgr_image) -> (boxes, scores)`` where ``boxes`` is an int
 array of shape (n, 4) holding ``(x, y, w, h)`` in the image's pixels, clipped to the image, and
 ``scores`` a float array of shape (n,).
 
-Haar and YuNet look for faces on a downscaled copy: detecting faces of at least ``m`` pixels in
-an image is the same work as detecting faces of the detector's own window size in a copy shrunk by
-``window / m``, and much faster. It also keeps the cascade from reporting the many small false
-faces it finds in the texture of large photos.
+:data:`DETECTORS` maps a name to its class; it is the one list of detectors: ``FacePipeline``
+takes its names, the command line's ``--detector`` offers them and the benchmarks measure them.
+A new detector is a subclass of :class:`FaceDetector` with a ``name``, its parameters and
+:meth:`~FaceDetector.detect`, registered with :func:`register_detector`.
+
+The registered detectors look for faces on a downscaled copy: detecting faces of at least ``m``
+pixels in an image is the same work as detecting faces of the detector's own size in a copy
+shrunk by ``size / m``, and much faster. It also keeps the cascade from reporting the many small
+false faces it finds in the texture of large photos.
 """
 
+import inspect
+import os
+from abc import ABC, abstractmethod
+from importlib.resources import files
+from numbers import Integral, Real
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
 
+from .._validation import Interval, check_params
+
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
+# OpenCV Zoo's YuNet (MIT licence, yunet/LICENSE beside it), shipped inside the package.
+SHIPPED_YUNET_MODEL = files(__package__) / "yunet" / "face_detection_yunet_2026may.onnx"
 # The smallest face YuNet finds reliably (its finest anchors are about 10-16 pixels).
 YUNET_NATIVE_FACE = 24
-YUNET_DOWNLOAD = ("https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet "
-                  "(face_detection_yunet_*.onnx)")
+# OpenCV decodes no image with a side over 2**20 pixels: no face can be larger.
+LARGEST_FACE = 2**20
+
+DETECTORS = {}
+# FacePipeline's and the command line's: it found every marked face of the README's photos.
+DEFAULT_DETECTOR = "yunet"
+
+
+def register_detector(cls):
+    """Class decorator: offer a :class:`FaceDetector` subclass under its ``name``.
+
+    ``FacePipeline(detector=name)`` then builds it, passing the pipeline's parameters that its
+    ``__init__`` takes by name, and ``--detector`` offers it on the command line.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, FaceDetector)):
+        raise TypeError(f"register_detector takes a FaceDetector subclass, got {cls!r}")
+    if not isinstance(cls.name, str) or not cls.name:
+        raise TypeError(f"{cls.__name__}.name must be a non-empty string, got {cls.name!r}")
+    DETECTORS[cls.name] = cls
+    return cls
+
+
+def detector_class(name):
+    """The registered class of the detector ``name``.
+
+    Raises
+    ------
+    ValueError
+        No detector is registered under ``name``; the message lists those that are.
+    """
+    try:
+        return DETECTORS[name]
+    except KeyError:
+        raise ValueError(f"The 'detector' parameter must be one of {sorted(DETECTORS)} or a "
+                         f"callable image -> boxes. Got {name!r} instead.") from None
+
+
+def make_detector(detector, params):
+    """Build the detector ``detector`` (a registered name, or a callable ``image -> boxes``).
+
+    Parameters
+    ----------
+    detector : str or callable
+    params : dict
+        Parameters by name (a ``FacePipeline``'s); a registered class gets those its
+        ``__init__`` takes.
+    """
+    if callable(detector):
+        return CallableDetector(detector)
+    cls = detector_class(detector)
+    taken = inspect.signature(cls).parameters
+    return cls(**{name: value for name, value in params.items() if name in taken})
 
 
 def min_face_pixels(image_shape, min_face_size, min_face_fraction):
@@ -41,59 +106,123 @@ def _downscaled(image, scale):
     return small, back
 
 
-def _clip_boxes(boxes, image_shape):
-    """Round ``(x, y, w, h)`` boxes to ints, clip them to the image and drop empty ones."""
+def _clip_boxes(boxes, scores, image_shape):
+    """Round ``(x, y, w, h)`` boxes to ints and clip them to the image; drop the empty ones and
+    those with a NaN or infinite coordinate (which no pixel holds)."""
     height, width = image_shape[:2]
     boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=float).reshape(-1)
+    finite = np.isfinite(boxes).all(axis=1)
+    boxes, scores = boxes[finite], scores[finite]
     x0 = np.clip(np.rint(boxes[:, 0]), 0, width)
     y0 = np.clip(np.rint(boxes[:, 1]), 0, height)
     x1 = np.clip(np.rint(boxes[:, 0] + boxes[:, 2]), 0, width)
     y1 = np.clip(np.rint(boxes[:, 1] + boxes[:, 3]), 0, height)
     clipped = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1).astype(int)
     keep = (clipped[:, 2] > 0) & (clipped[:, 3] > 0)
-    return clipped, keep
+    return clipped[keep], scores[keep]
 
 
-class HaarDetector:
+class FaceDetector(ABC):
+    """Base of the registered detectors: the smallest face to look for, and the downscaling.
+
+    A subclass sets ``name`` (what :func:`register_detector` registers it under), adds its own
+    parameters to ``__init__`` and ``_parameter_constraints``, and implements :meth:`detect`.
+
+    Parameters
+    ----------
+    min_face_size : float, default=48
+        Smallest face to find, in pixels of the original image.
+    min_face_fraction : float, default=0.05
+        Smallest face to find, as a fraction of the image's shorter side.
+    """
+
+    name = None
+    _parameter_constraints: ClassVar[dict] = {
+        "min_face_size": [Interval(Real, 1, LARGEST_FACE, closed="both")],
+        "min_face_fraction": [Interval(Real, 0, 1, closed="both")],
+    }
+
+    def __init__(self, *, min_face_size=48, min_face_fraction=0.05):
+        self.min_face_size = min_face_size
+        self.min_face_fraction = min_face_fraction
+
+    def _check_params(self):
+        check_params(self._parameter_constraints,
+                     {name: getattr(self, name) for name in self._parameter_constraints},
+                     type(self).__name__)
+
+    @abstractmethod
+    def native_face_size(self):
+        """The face size, in pixels, that the detector finds without upscaling: images are
+        shrunk until the smallest face to look for has this size."""
+
+    @abstractmethod
+    def detect(self, image, min_face):
+        """Find faces of at least ``min_face`` pixels in a BGR image (the downscaled copy).
+
+        Returns
+        -------
+        boxes : array-like of shape (n, 4)
+            ``(x, y, w, h)`` in ``image``'s pixels (floats; any outside the image are clipped).
+        scores : array-like of shape (n,)
+        """
+
+    def __call__(self, image):
+        min_face = min_face_pixels(image.shape, self.min_face_size, self.min_face_fraction)
+        scale = min(1.0, self.native_face_size() / min_face)
+        small, back = _downscaled(image, scale)
+        boxes, scores = self.detect(small, min_face * scale)
+        return _clip_boxes(np.asarray(boxes, dtype=float).reshape(-1, 4) * back, scores,
+                           image.shape)
+
+
+@register_detector
+class HaarDetector(FaceDetector):
     """OpenCV's bundled frontal-face Haar cascade.
 
     Parameters
     ----------
-    scale_factor : float
-        Step between the scales of the image pyramid (``detectMultiScale``'s ``scaleFactor``).
-    min_neighbors : int
+    scale_factor : float, default=1.1
+        Step between the scales of the image pyramid (``detectMultiScale``'s ``scaleFactor``),
+        in (1, 4].
+    min_neighbors : int, default=5
         Overlapping raw detections a face needs to be kept (``minNeighbors``).
-    min_face_size : float
-        Smallest face to find, in pixels of the original image.
-    min_face_fraction : float
-        Smallest face to find, as a fraction of the image's shorter side.
+    min_face_size, min_face_fraction
+        As in :class:`FaceDetector`.
 
     Notes
     -----
     The score of a face is the number of raw detections merged into it.
     """
 
-    def __init__(self, scale_factor, min_neighbors, min_face_size, min_face_fraction):
+    name = "haar"
+    _parameter_constraints: ClassVar[dict] = {
+        **FaceDetector._parameter_constraints,
+        "scale_factor": [Interval(Real, 1, 4, closed="right")],
+        "min_neighbors": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(self, *, scale_factor=1.1, min_neighbors=5, min_face_size=48,
+                 min_face_fraction=0.05):
+        super().__init__(min_face_size=min_face_size, min_face_fraction=min_face_fraction)
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
-        self.min_face_size = min_face_size
-        self.min_face_fraction = min_face_fraction
+        self._check_params()
         self._cascade = _load_haar_cascade()
-        self._window = min(self._cascade.getOriginalWindowSize())
 
-    def __call__(self, image):
-        min_face = min_face_pixels(image.shape, self.min_face_size, self.min_face_fraction)
-        scale = min(1.0, self._window / min_face)
-        small, back = _downscaled(image, scale)
-        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    def native_face_size(self):
+        return min(self._cascade.getOriginalWindowSize())
+
+    def detect(self, image, min_face):
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         # Evens out lighting; OpenCV's own face-detection sample does the same.
         gray = cv2.equalizeHist(gray)
-        min_size = max(self._window, round(min_face * scale))
+        min_size = max(self.native_face_size(), round(min_face))
         boxes, neighbours = self._cascade.detectMultiScale2(
             gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
             minSize=(min_size, min_size))
-        boxes, keep = _clip_boxes(np.asarray(boxes, dtype=float).reshape(-1, 4) * back, image.shape)
-        return boxes[keep], np.asarray(neighbours, dtype=float).reshape(-1)[keep]
+        return boxes, neighbours
 
 
 def _load_haar_cascade():
@@ -110,53 +239,60 @@ def _load_haar_cascade():
     return cascade
 
 
-class YuNetDetector:
-    """OpenCV's YuNet face detector (``cv2.FaceDetectorYN``) from an ONNX model file.
+@register_detector
+class YuNetDetector(FaceDetector):
+    """OpenCV's YuNet face detector (``cv2.FaceDetectorYN``), a small CNN from OpenCV Zoo.
 
     Parameters
     ----------
-    model_path : str or Path
-        The YuNet ONNX file.
-    score_threshold : float
-        Faces scoring below this confidence are dropped.
-    min_face_size : float
-        Smallest face to find, in pixels of the original image.
-    min_face_fraction : float
-        Smallest face to find, as a fraction of the image's shorter side.
+    yunet_model : str, Path or None, default=None
+        A YuNet ONNX file (``face_detection_yunet_*.onnx`` from OpenCV Zoo); None: the one the
+        package ships.
+    score_threshold : float, default=0.6
+        Faces scoring below this confidence are dropped (the README's table measures it).
+    min_face_size, min_face_fraction
+        As in :class:`FaceDetector`.
 
     Notes
     -----
     The score of a face is YuNet's confidence in [0, 1].
     """
 
-    def __init__(self, model_path, score_threshold, min_face_size, min_face_fraction):
-        if model_path is None:
-            raise ValueError(f"detector='yunet' needs yunet_model=<path to the ONNX file>; "
-                             f"download it from {YUNET_DOWNLOAD}")
-        path = Path(model_path)
+    name = "yunet"
+    _parameter_constraints: ClassVar[dict] = {
+        **FaceDetector._parameter_constraints,
+        "yunet_model": [str, os.PathLike, None],
+        "score_threshold": [Interval(Real, 0, 1, closed="both")],
+    }
+
+    def __init__(self, *, yunet_model=None, score_threshold=0.6, min_face_size=48,
+                 min_face_fraction=0.05):
+        super().__init__(min_face_size=min_face_size, min_face_fraction=min_face_fraction)
+        self.yunet_model = yunet_model
+        self.score_threshold = score_threshold
+        self._check_params()
+        path = Path(SHIPPED_YUNET_MODEL if yunet_model is None else yunet_model)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no YuNet model file there; download it from "
-                                    f"{YUNET_DOWNLOAD}")
+            raise FileNotFoundError(f"{path}: no YuNet model file there (yunet_model=None "
+                                    "uses the one the package ships)")
         if not hasattr(cv2, "FaceDetectorYN"):
             raise RuntimeError(f"detector='yunet' needs OpenCV >= 4.8 (cv2.FaceDetectorYN); "
                                f"this is {cv2.__version__}")
-        self.min_face_size = min_face_size
-        self.min_face_fraction = min_face_fraction
         try:
-            # The input size is a placeholder: __call__ sets it for every image.
+            # The input size is a placeholder: detect sets it for every image.
             self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold)
         except cv2.error as error:
             raise ValueError(f"{path}: not a YuNet ONNX model OpenCV can load ({error})") from None
 
-    def __call__(self, image):
-        min_face = min_face_pixels(image.shape, self.min_face_size, self.min_face_fraction)
-        small, back = _downscaled(image, min(1.0, YUNET_NATIVE_FACE / min_face))
-        self._net.setInputSize((small.shape[1], small.shape[0]))
-        _, faces = self._net.detect(small)
+    def native_face_size(self):
+        return YUNET_NATIVE_FACE
+
+    def detect(self, image, min_face):
+        self._net.setInputSize((image.shape[1], image.shape[0]))
+        _, faces = self._net.detect(image)
         if faces is None:
-            return np.empty((0, 4), dtype=int), np.empty(0)
-        boxes, keep = _clip_boxes(faces[:, :4] * back, image.shape)
-        return boxes[keep], faces[keep, -1].astype(float)
+            return np.empty((0, 4)), np.empty(0)
+        return faces[:, :4], faces[:, -1]
 
 
 class CallableDetector:
@@ -164,7 +300,7 @@ class CallableDetector:
 
     The callable gets the full-resolution BGR uint8 image and returns an array-like of shape
     (n, 4) with ``(x, y, w, h)`` boxes, or (n, 5) with a score in the last column (NaN when
-    there is none).
+    there is none). Boxes with a NaN or infinite coordinate are dropped.
     """
 
     def __init__(self, function):
@@ -179,18 +315,4 @@ class CallableDetector:
                 f"the detector {self.function!r} returned shape {found.shape}; expected (n, 4) "
                 "boxes (x, y, w, h) or (n, 5) boxes with a score")
         scores = found[:, 4] if found.shape[1] == 5 else np.full(len(found), np.nan)
-        boxes, keep = _clip_boxes(found[:, :4], image.shape)
-        return boxes[keep], scores[keep]
-
-
-def make_detector(detector, *, scale_factor, min_neighbors, min_face_size, min_face_fraction,
-                  score_threshold, yunet_model):
-    """Build the detector named by ``detector`` ("haar", "yunet" or a callable)."""
-    if callable(detector):
-        return CallableDetector(detector)
-    if detector == "haar":
-        return HaarDetector(scale_factor, min_neighbors, min_face_size, min_face_fraction)
-    if detector == "yunet":
-        return YuNetDetector(yunet_model, score_threshold, min_face_size, min_face_fraction)
-    raise ValueError(f"detector must be 'haar', 'yunet' or a callable image -> boxes; "
-                     f"got {detector!r}")
+        return _clip_boxes(found[:, :4], scores, image.shape)

@@ -100,8 +100,7 @@ def _check_pixels(path, what, pixels, max_pixels):
     if max_pixels is not None and pixels > max_pixels:
         raise ImageTooLargeError(
             f"{path}: {what}, more than the limit of {max_pixels:,} (a decompression-bomb "
-            f"guard); raise it with max_pixels= (--max-pixels on the command line) if you "
-            f"trust this image", size=what, max_pixels=max_pixels)
+            f"guard); raise the limit with max_pixels= if you trust this image", size=what, max_pixels=max_pixels)
 
 
 def read_header(source, max_pixels=DEFAULT_MAX_PIXELS, *, strict=False, name=None):

@@ -4,25 +4,29 @@ import os
 from itertools import islice
 from numbers import Integral, Real
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_scalar
 
 from .._paths import DEFAULT_MODEL_PATH
+from .._validation import HasMethods, Interval, check_params
 from ..data import IMAGE_SIZE
 from ..labels import class_names
-from ..safe_format import load
 from .annotate import draw_faces
 from .crops import crop_faces
-from .detectors import make_detector
+from .detectors import DEFAULT_DETECTOR, HaarDetector, YuNetDetector, make_detector
 from .media import DEFAULT_MAX_PIXELS, iter_images, read_image, to_bgr
 from .results import Face, FaceResults, ImageFaces
 
-_DETECTOR_PARAMS = ("detector", "scale_factor", "min_neighbors", "min_face_size",
-                    "min_face_fraction", "score_threshold", "yunet_model")
+# Parameters that are not the detector's; every other one is passed to the detector class
+# that takes it.
+_OWN_PARAMS = ("estimator", "detector", "box_margin", "square_boxes", "batch_images", "trust",
+               "max_pixels")
+# Images held in memory at once, decoded, by batch_images: 256 full-HD frames are 1.6 GB.
+MAX_BATCH_IMAGES = 256
 
 
 class FacePipeline(BaseEstimator):
@@ -41,17 +45,19 @@ class FacePipeline(BaseEstimator):
         a joblib file, which needs ``trust=True``. None: the shipped model
         ``models/fer2013-7class.fer.zip``.
         Integer classes 0-6 (0-5) are named after the FER2013 emotions (Disgust merged).
-    detector : {"haar", "yunet"} or callable, default="haar"
-        ``"haar"``: OpenCV's bundled frontal-face Haar cascade (nothing to download).
-        ``"yunet"``: OpenCV's YuNet (``cv2.FaceDetectorYN``) from ``yunet_model``; more accurate
-        on small, tilted and partly covered faces. A callable ``detector(bgr_image) -> boxes``
-        returning (n, 4) ``(x, y, w, h)`` boxes, or (n, 5) with a score, plugs in any other
-        detector (MTCNN, RetinaFace, ...).
-    yunet_model : str or Path, default=None
-        The YuNet ONNX file (``face_detection_yunet_*.onnx`` from OpenCV Zoo), for
-        ``detector="yunet"``.
+    detector : str or callable, default="yunet"
+        A name of :data:`fer_estimator.faces.detectors.DETECTORS`: ``"yunet"``, OpenCV's YuNet
+        (``cv2.FaceDetectorYN``, a small CNN the package ships), which found every marked face
+        of the README's photos; ``"haar"``, OpenCV's frontal-face Haar cascade. A registered
+        detector gets the parameters below that its class takes. A callable
+        ``detector(bgr_image) -> boxes`` returning (n, 4) ``(x, y, w, h)`` boxes, or (n, 5)
+        with a score, plugs in any other detector (MTCNN, RetinaFace, ...).
+    yunet_model : str, Path or None, default=None
+        YuNet: another ONNX file (``face_detection_yunet_*.onnx`` from OpenCV Zoo) than the
+        shipped one.
     scale_factor : float, default=1.1
-        Haar: step between the scales of the image pyramid; larger is faster, finds fewer faces.
+        Haar: step between the scales of the image pyramid, in (1, 4]; larger is faster,
+        finds fewer faces.
     min_neighbors : int, default=5
         Haar: overlapping raw detections a face needs; larger gives fewer false faces.
     min_face_size : float, default=48
@@ -62,15 +68,16 @@ class FacePipeline(BaseEstimator):
         two minimums applies; Haar and YuNet then search a copy downscaled so that this size
         matches their own window, which makes large photos fast and keeps Haar from reporting
         faces in their texture.
-    score_threshold : float, default=0.9
-        YuNet: faces with a lower confidence are dropped.
+    score_threshold : float, default=0.6
+        YuNet: faces with a lower confidence are dropped (chosen by the README's measurement).
     box_margin : float, default=0.0
-        Added to every side of a box before the crop, as a fraction of its size.
+        Added to every side of a box before the crop, as a fraction of its size, in [0, 1].
     square_boxes : bool, default=True
         Grow each box to a square about its centre before the crop (FER2013 faces are square).
     batch_images : int, default=1
-        Images (frames) whose faces go to the estimator together in one call; more is faster
-        on videos, 1 gives every frame's result without waiting for the next ones.
+        Images (frames) whose faces go to the estimator together in one call, at most 256 (they
+        are held in memory together); more is faster on videos, 1 gives every frame's result
+        without waiting for the next ones.
     trust : bool, default=False
         Allow ``estimator`` to be the path of a joblib (pickle) file: unpickling runs any code
         the file holds, so give it only files you trust. The joblib files the package ships
@@ -79,6 +86,9 @@ class FacePipeline(BaseEstimator):
         Image and video files with more pixels per image are refused before decoding (as
         Pillow's decompression-bomb guard); None: no limit.
 
+    Parameters are checked when the work starts (:meth:`predict`, :meth:`warm_up`...), against
+    ``_parameter_constraints``, with scikit-learn's messages.
+
     Examples
     --------
     >>> faces = FacePipeline("model.fer.zip").predict("group.jpg")  # doctest: +SKIP
@@ -86,9 +96,21 @@ class FacePipeline(BaseEstimator):
     ... # doctest: +SKIP
     """
 
-    def __init__(self, estimator=None, detector="haar", *, yunet_model=None, scale_factor=1.1,
+    _parameter_constraints: ClassVar[dict] = {
+        "estimator": [HasMethods(["predict_proba"]), str, os.PathLike, None],
+        "detector": [str, callable],
+        **HaarDetector._parameter_constraints,
+        **YuNetDetector._parameter_constraints,
+        "box_margin": [Interval(Real, 0, 1, closed="both")],
+        "square_boxes": ["boolean"],
+        "batch_images": [Interval(Integral, 1, MAX_BATCH_IMAGES, closed="both")],
+        "trust": ["boolean"],
+        "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(self, estimator=None, detector=DEFAULT_DETECTOR, *, yunet_model=None, scale_factor=1.1,
                  min_neighbors=5, min_face_size=48, min_face_fraction=0.05,
-                 score_threshold=0.9, box_margin=0.0, square_boxes=True, batch_images=1,
+                 score_threshold=0.6, box_margin=0.0, square_boxes=True, batch_images=1,
                  trust=False, max_pixels=DEFAULT_MAX_PIXELS):
         self.estimator = estimator
         self.detector = detector
@@ -134,8 +156,9 @@ class FacePipeline(BaseEstimator):
         With ``return_images=True``, yield ``(ImageFaces, bgr)`` pairs: each result with its
         decoded BGR image, to :meth:`annotate` it without reading it again.
         """
-        self._check_params()
-        check_scalar(frame_stride, "frame_stride", Integral, min_val=1)
+        self._validate_params()
+        check_params({"frame_stride": [Interval(Integral, 1, None, closed="left")]},
+                     {"frame_stride": frame_stride}, "FacePipeline.iter_predict")
         images = iter_images(X, rgb=rgb, frame_stride=frame_stride, max_pixels=self.max_pixels)
         while chunk := list(islice(images, self.batch_images)):
             results = self._predict_images(chunk)
@@ -166,7 +189,7 @@ class FacePipeline(BaseEstimator):
         else:
             bgr = to_bgr(image, rgb)
         if faces is None:
-            self._check_params()
+            self._validate_params()
             [faces] = self._predict_images([(0, None, bgr)])
         drawing = draw_faces(bgr, faces)
         return cv2.cvtColor(drawing, cv2.COLOR_BGR2RGB) if rgb else drawing
@@ -187,7 +210,7 @@ class FacePipeline(BaseEstimator):
             The estimator fails on a blank crop (a uint8 array of shape (1, 48, 48)), or returns
             probabilities of another shape than (1, n_classes).
         """
-        self._check_params()
+        self._validate_params()
         self._face_detector()(np.zeros((64, 64, 3), dtype=np.uint8))
         estimator = self._fitted_estimator()
         n_classes = len(estimator.classes_)
@@ -243,25 +266,14 @@ class FacePipeline(BaseEstimator):
             start = stop
         return results
 
-    def _check_params(self):
-        check_scalar(self.scale_factor, "scale_factor", Real, min_val=1.0,
-                     include_boundaries="neither")
-        check_scalar(self.min_neighbors, "min_neighbors", Integral, min_val=0)
-        check_scalar(self.min_face_size, "min_face_size", Real, min_val=1)
-        check_scalar(self.min_face_fraction, "min_face_fraction", Real, min_val=0, max_val=1)
-        check_scalar(self.score_threshold, "score_threshold", Real, min_val=0, max_val=1)
-        check_scalar(self.box_margin, "box_margin", Real, min_val=0)
-        check_scalar(self.batch_images, "batch_images", Integral, min_val=1)
-        if self.max_pixels is not None:
-            check_scalar(self.max_pixels, "max_pixels", Integral, min_val=1)
-
     def _face_detector(self):
         """The detector, built on first use and again only when its parameters change."""
-        key = tuple(getattr(self, name) for name in _DETECTOR_PARAMS)
+        params = {name: value for name, value in self.get_params(deep=False).items()
+                  if name not in _OWN_PARAMS}
+        key = (self.detector, params)
         cached = getattr(self, "_cached_detector", None)
         if cached is None or cached[0] != key:
-            params = {name: getattr(self, name) for name in _DETECTOR_PARAMS[1:]}
-            self._cached_detector = (key, make_detector(self.detector, **params))
+            self._cached_detector = (key, make_detector(self.detector, params))
         return self._cached_detector[1]
 
     def _fitted_estimator(self):
@@ -282,8 +294,9 @@ class FacePipeline(BaseEstimator):
         if cached is not None and cached[:2] == (path, self.trust):
             return cached[2]
         if path == DEFAULT_MODEL_PATH and not path.is_file():
-            raise FileNotFoundError(f"the shipped model {path} is missing: pass estimator= "
-                                    "(--model on the command line)")
+            raise FileNotFoundError(f"the shipped model {path} is missing: pass estimator=")
+        from ..safe_format import load  # Keras: only for a model given as a file
+
         estimator = load(path, trust=self.trust)
         self._cached_estimator = (path, self.trust, estimator)
         return estimator

@@ -13,5 +13,10 @@ The submodules import their web framework (FastAPI, uvicorn) only when used, so
 
 # serve's default limits: the largest request body, the largest image, the most crops a request.
 MAX_BYTES = 10 * 2**20
+# Lower than the library's DEFAULT_MAX_PIXELS (89 M, Pillow's limit for a file the user chose):
+# a service decodes images from anyone, --workers of them at once, and a 10 MiB body can
+# declare 89 M pixels (268 MB decoded, per worker). Uploads take the library's header guard
+# (faces.media.read_header) in its strict form: a format or header Pillow cannot read is
+# refused undecoded, where a local file is decoded and then checked.
 MAX_PIXELS = 25_000_000
 MAX_CROPS = 256

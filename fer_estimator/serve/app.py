@@ -82,16 +82,14 @@ _ERRORS = {status: {"description": reason, "content": {"application/json": {"exa
     (415, "wrong content type"))}
 
 
-def create_app(estimator, *, detector="haar", yunet_model=None, min_face_size=48, workers=2,
-               max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, max_crops=MAX_CROPS):
+def create_app(estimator, *, workers=2, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
+               max_crops=MAX_CROPS, **pipeline_params):
     """Build the ``serve`` app around a loaded, fitted estimator.
 
     Parameters
     ----------
     estimator : fitted classifier
         What :func:`~fer_estimator.serve.model.load_estimator` returns.
-    detector, yunet_model, min_face_size
-        The face detector, as in :class:`~fer_estimator.faces.FacePipeline`.
     workers : int, default=2
         Threads serving requests (detection runs in parallel, the model one batch at a time).
     max_bytes : int, default=10 MiB
@@ -102,6 +100,9 @@ def create_app(estimator, *, detector="haar", yunet_model=None, min_face_size=48
         cannot be read, so that is the largest in any case.
     max_crops : int, default=256
         Most faces in one ``/predict/crops`` request (413).
+    **pipeline_params
+        :class:`~fer_estimator.faces.FacePipeline` parameters: the face detector
+        (``detector``, ``yunet_model``, ``min_face_size``...).
     """
     shared = SerialEstimator(estimator)
     local = threading.local()
@@ -109,7 +110,7 @@ def create_app(estimator, *, detector="haar", yunet_model=None, min_face_size=48
     def pipeline():
         """This thread's pipeline: its own detector (YuNet's is stateful), the shared model."""
         if not hasattr(local, "pipeline"):
-            local.pipeline = make_face_pipeline(shared, detector, yunet_model, min_face_size)
+            local.pipeline = make_face_pipeline(shared, **pipeline_params)
         return local.pipeline
 
     first = pipeline()  # fails here, before serving, when the detector cannot be loaded
@@ -173,7 +174,7 @@ def create_app(estimator, *, detector="haar", yunet_model=None, min_face_size=48
     async def health() -> dict:
         """The service is up; its classes, detector and limits."""
         return {"status": "ok", "classes": classes,
-                "detector": detector if isinstance(detector, str) else "callable",
+                "detector": first.detector if isinstance(first.detector, str) else "callable",
                 "workers": workers, "max_bytes": max_bytes, "max_pixels": max_pixels}
 
     page = (files(__package__) / "page.html").read_text(encoding="utf-8")

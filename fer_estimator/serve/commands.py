@@ -1,4 +1,5 @@
-"""The ``serve`` and ``live`` subcommands of ``fer-estimator`` (registered in :mod:`..cli`).
+"""The ``serve`` and ``live`` subcommands of ``fer-estimator``: :data:`SERVE` and :data:`LIVE`,
+registered in :data:`fer_estimator.cli.COMMANDS`.
 
 What they run (the model, OpenCV, FastAPI, uvicorn) is imported only when they run, so that
 building the parser stays light.
@@ -12,7 +13,12 @@ import sys
 import threading
 import time
 
-from ..cli_options import add_model_arguments, positive_int
+from ..cli_options import (
+    Command,
+    add_model_arguments,
+    face_pipeline_params,
+    positive_int,
+)
 from . import MAX_BYTES, MAX_PIXELS
 
 DEFAULT_HOST = "127.0.0.1"
@@ -53,15 +59,8 @@ def _warn_if_public(host):
               "it (there is no authentication)", file=sys.stderr)
 
 
-def add_serve_command(subcommands):
+def add_serve_arguments(parser):
     """``serve``: an HTTP inference service for a saved pipeline."""
-    parser = subcommands.add_parser(
-        "serve", help="serve a model over HTTP: POST an image, get its faces as JSON",
-        description="An HTTP service for a saved model: POST /predict (an image, multipart or "
-                    "raw bytes) returns the faces as `predict --json` does; POST "
-                    "/predict/crops takes 48x48 faces; GET /health; GET / is a page to upload "
-                    "a photo or use the camera; /docs is the OpenAPI documentation. The model "
-                    "is loaded once; requests run in a pool of --workers threads.")
     add_model_arguments(parser)
     _add_address_arguments(parser, 8000)
     parser.add_argument("--workers", type=positive_int, default=2,
@@ -73,18 +72,17 @@ def add_serve_command(subcommands):
                         help=f"largest image, in pixels (default: {MAX_PIXELS:,})")
     parser.add_argument("--max-requests", type=positive_int,
                         help="stop after this many requests (tests and benchmarks)")
-    parser.set_defaults(run=run_serve)
 
 
 def run_serve(args):
-    """Run ``serve``; see :func:`add_serve_command`."""
+    """Run ``serve``; see :func:`add_serve_arguments`."""
     uvicorn = _web_modules()
     from .app import create_app
     from .model import load_estimator
 
-    app = create_app(load_estimator(args.model, args.trust_model), detector=args.detector,
-                     yunet_model=args.yunet_model, min_face_size=args.min_face_size,
-                     workers=args.workers, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
+    app = create_app(load_estimator(args.model, args.trust_model), workers=args.workers,
+                     max_bytes=args.max_bytes, max_pixels=args.max_pixels,
+                     **face_pipeline_params(args))
     _warn_if_public(args.host)
     print(f"fer-estimator serve: http://{args.host}:{args.port}/ (API: /docs); Ctrl-C stops",
           file=sys.stderr, flush=True)
@@ -93,15 +91,8 @@ def run_serve(args):
     return 0
 
 
-def add_live_command(subcommands):
+def add_live_arguments(parser):
     """``live``: the faces of a camera, video file or stream, annotated as they come."""
-    parser = subcommands.add_parser(
-        "live", help="annotate the faces of a camera, video or stream live",
-        description="Read a camera, a video file or a stream URL, find and classify the faces "
-                    "of each frame, and show the frames with boxes, labels and probability "
-                    "bars: in an OpenCV window when OpenCV has a GUI and there is a display, "
-                    "otherwise (or with --serve) as a live web page. Frames are dropped, not "
-                    "queued, when the model is slower than the source. Prints frames/s.")
     parser.add_argument("source", nargs="?",
                         help="a video file or stream URL (default: the camera of --camera)")
     parser.add_argument("--camera", type=int, default=0, help="camera index (default: 0)")
@@ -118,16 +109,24 @@ def add_live_command(subcommands):
                         help="take every frame of a video file, as fast as the model goes (no "
                              "dropping): measures the model's frame rate")
     parser.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
-    parser.set_defaults(run=run_live_command)
 
 
 def run_live_command(args):
-    """Run ``live``; see :func:`add_live_command`."""
+    """Run ``live``; see :func:`add_live_arguments`."""
     import cv2
 
-    from .live import (VIDEO_FPS_FALLBACK, FrameHub, LabelSmoother, LatestFrames,
-                       create_live_app, every_frame, gui_available, open_capture, run_live,
-                       show_in_window)
+    from .live import (
+        VIDEO_FPS_FALLBACK,
+        FrameHub,
+        LabelSmoother,
+        LatestFrames,
+        create_live_app,
+        every_frame,
+        gui_available,
+        open_capture,
+        run_live,
+        show_in_window,
+    )
     from .model import load_estimator, make_face_pipeline
 
     source = args.source if args.source is not None else str(args.camera)
@@ -138,8 +137,8 @@ def run_live_command(args):
     capture = open_capture(source)  # first: a wrong source fails before the model loads
     frames = hub = stop_web = stats = None
     try:
-        pipeline = make_face_pipeline(load_estimator(args.model, args.trust_model), args.detector,
-                                      args.yunet_model, args.min_face_size)
+        pipeline = make_face_pipeline(load_estimator(args.model, args.trust_model),
+                                      **face_pipeline_params(args))
         outputs = []
         try:
             if web:
@@ -177,6 +176,24 @@ def run_live_command(args):
         print(f"live: {stats['frames']} frames in {stats['seconds']:.1f} s: "
               f"{stats['fps']:.1f} frames/s ({args.detector}, {stats['faces']} faces{dropped})")
     return 0
+
+
+SERVE = Command(
+    "serve", help="serve a model over HTTP: POST an image, get its faces as JSON",
+    description="An HTTP service for a saved model: POST /predict (an image, multipart or raw "
+                "bytes) returns the faces as `predict --json` does; POST /predict/crops takes "
+                "48x48 faces; GET /health; GET / is a page to upload a photo or use the camera; "
+                "/docs is the OpenAPI documentation. The model is loaded once; requests run in "
+                "a pool of --workers threads.",
+    add_arguments=add_serve_arguments, run=run_serve)
+LIVE = Command(
+    "live", help="annotate the faces of a camera, video or stream live",
+    description="Read a camera, a video file or a stream URL, find and classify the faces of "
+                "each frame, and show the frames with boxes, labels and probability bars: in an "
+                "OpenCV window when OpenCV has a GUI and there is a display, otherwise (or with "
+                "--serve) as a live web page. Frames are dropped, not queued, when the model is "
+                "slower than the source. Prints frames/s.",
+    add_arguments=add_live_arguments, run=run_live_command)
 
 
 def free_port(host=DEFAULT_HOST):

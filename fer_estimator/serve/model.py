@@ -1,15 +1,14 @@
 """The one place where ``serve`` and ``live`` load a saved model, and the pipeline around it.
 
 :func:`load_estimator` is the only function that reads a model file; only the command line's
-``--model`` reaches it (never a client's request).
+``--model`` reaches it (never a client's request). Keras loads with the model, not with this
+module.
 """
 
 import threading
 
-
 from .._paths import DEFAULT_MODEL_PATH
 from ..faces import FacePipeline
-from ..safe_format import load
 
 
 def load_estimator(path=None, trust=False):
@@ -18,9 +17,11 @@ def load_estimator(path=None, trust=False):
     A ``.fer.zip`` file never runs code; a pickle (joblib) file needs ``trust=True`` unless
     the package ships it (see :func:`fer_estimator.load`).
     """
+    from ..safe_format import load  # Keras
+
     path = DEFAULT_MODEL_PATH if path is None else path
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no model file there (pass --model)")
+        raise FileNotFoundError(f"{path}: no model file there")
     return load(path, trust=trust)
 
 
@@ -42,7 +43,7 @@ class SerialEstimator:
             return self.estimator.predict_proba(X)
 
 
-def make_face_pipeline(estimator, detector="haar", yunet_model=None, min_face_size=48):
+def make_face_pipeline(estimator, **params):
     """A :class:`FacePipeline` around a loaded estimator, warmed up with one blank image.
 
     Parameters
@@ -50,11 +51,10 @@ def make_face_pipeline(estimator, detector="haar", yunet_model=None, min_face_si
     estimator : fitted classifier
         From :func:`load_estimator`, or wrapped in :class:`SerialEstimator` when several
         threads share it.
-    detector, yunet_model, min_face_size
-        As in :class:`FacePipeline`.
+    **params
+        Other :class:`FacePipeline` parameters (``detector``, ``min_face_size``...).
     """
-    pipeline = FacePipeline(estimator, detector, yunet_model=yunet_model,
-                            min_face_size=min_face_size)
+    pipeline = FacePipeline(estimator, **params)
     # Fails now, not at the first request, when the detector or model cannot work; and builds
     # the model's predict function once.
     return pipeline.warm_up()
