@@ -15,6 +15,16 @@ from keras import layers, regularizers
 _BN_MOMENTUM = 0.9
 
 
+def check_depth_fits(depth, input_shape):
+    """Raise a ValueError unless ``depth`` blocks, each halving the image, fit images of
+    ``input_shape`` ``(height, width[, channels])``."""
+    side = min(input_shape[:2])
+    if not 1 <= depth or side // 2**depth < 1:
+        raise ValueError(f"depth={depth!r} does not fit images of shape {tuple(input_shape)}: "
+                         f"each block halves the image, so depth must be between 1 and "
+                         f"{int(side).bit_length() - 1}")
+
+
 def build_vgg_cnn(input_shape, n_classes, *, depth=4, base_filters=64, max_filters=512,
                   dropout=0.25, l2=1e-4, dense_units=(512, 256, 128), horizontal_flip=True,
                   shift_range=0.1, zoom_range=0.1, dtype_policy="float32"):
@@ -53,10 +63,7 @@ def build_vgg_cnn(input_shape, n_classes, *, depth=4, base_filters=64, max_filte
     -------
     keras.Model
     """
-    side = min(input_shape[:2])
-    if not 1 <= depth or side // 2**depth < 1:
-        raise ValueError(f"depth={depth!r} does not fit {input_shape}: each block halves the "
-                         f"image, so depth must be between 1 and {side.bit_length() - 1}")
+    check_depth_fits(depth, input_shape)
     regularizer = regularizers.L2(l2) if l2 else None
 
     inputs = keras.Input(shape=input_shape, name="image")

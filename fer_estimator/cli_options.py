@@ -8,10 +8,16 @@ import ast
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 
 from .presets import PRESETS
+
+
+class CommandError(Exception):
+    """A problem with a command's arguments or setup, reported without a traceback (exit
+    status 2)."""
 
 
 def int_at_least(minimum, unit=""):
@@ -27,6 +33,14 @@ def int_at_least(minimum, unit=""):
 
 
 positive_int = int_at_least(1)
+
+
+def positive_float(text):
+    """An ``argparse`` type: a positive, finite float (NaN and inf refused)."""
+    value = float(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number, got {text}")
+    return value
 
 
 def parse_literal(text):

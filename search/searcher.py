@@ -1,5 +1,6 @@
 """FERSearchCV: a GridSearchCV-like Optuna search over the FER pipeline."""
 
+import math
 import sys
 import time
 import warnings
@@ -30,6 +31,10 @@ from .space import (
 )
 from .storage import describe_storage, heartbeat_interval_of, open_storage
 from .study import check_study_context, create_or_load_study, run_trials
+
+
+class NoCompletedTrialError(RuntimeError):
+    """A search with ``refit=True`` ended without a completed trial to refit."""
 
 
 class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -198,11 +203,13 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         # Before the study is opened: a study records its settings, so a run that failed on a
         # bad value would leave a study its corrected rerun may not resume.
         check_params(estimator)
-        check_search_space(estimator, search_space, param_names)
+        y = self._check_data(X, y)
+        head = np.arange(min(2, len(y)))
+        check_search_space(estimator, search_space, param_names, _safe_indexing(X, head),
+                           y[head])
         # One stride for all trials when epochs are tuned: a step is then the same fold and
         # epoch in every trial, and the pruner compares like with like.
         epoch_stride = most_epochs(estimator, search_space, param_names)
-        y = self._check_data(X, y)
 
         self.sample_indices_ = self._sample_indices(y)
         X_cv, y_cv = _safe_indexing(X, self.sample_indices_), y[self.sample_indices_]
@@ -241,7 +248,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             message = (f"study {self.study_name!r} has no completed trial (all pruned, failed "
                        f"or timed out); run more trials or prune less")
             if self.refit:
-                raise RuntimeError(message)
+                raise NoCompletedTrialError(message)
             warnings.warn(message + "; best_* attributes are not set", RuntimeWarning)
             return self
         self.best_trial_ = self.study_.best_trial
@@ -274,9 +281,26 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         }
 
     def _check_options(self, estimator):
-        """Validate the options."""
-        if not isinstance(self.n_trials, (int, np.integer)) or self.n_trials < 1:
+        """Validate the options, where they enter: a bad one would otherwise show only as a
+        study without a completed trial (``timeout=-1``) or a failed trial."""
+        if (not isinstance(self.n_trials, (int, np.integer)) or isinstance(self.n_trials, bool)
+                or self.n_trials < 1):
             raise ValueError(f"n_trials must be a positive int, got {self.n_trials!r}")
+        if self.timeout is not None and (
+                not isinstance(self.timeout, (int, float, np.integer, np.floating))
+                or isinstance(self.timeout, bool) or not 0 < self.timeout < math.inf):
+            raise ValueError(f"timeout must be a positive, finite number of seconds or None, "
+                             f"got {self.timeout!r}")
+        for name in ("heartbeat_interval", "max_retry"):
+            value, least = getattr(self, name), 1 if name == "heartbeat_interval" else 0
+            if value is not None and (not isinstance(value, (int, np.integer))
+                                      or isinstance(value, bool) or value < least):
+                raise ValueError(f"{name} must be an int of at least {least} or None, got "
+                                 f"{value!r}")
+        if isinstance(self.subsample, float) and not 0.0 < self.subsample <= 1.0:
+            raise ValueError(f"a float subsample must be in (0, 1], got {self.subsample!r}")
+        if isinstance(self.subsample, (int, np.integer)) and self.subsample < 1:
+            raise ValueError(f"an int subsample must be positive, got {self.subsample!r}")
         if self.prune_on not in PRUNE_ON:
             raise ValueError(f"prune_on must be one of {PRUNE_ON}, got {self.prune_on!r}")
         params = final_step(estimator).get_params()
@@ -317,11 +341,7 @@ class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         every = np.arange(len(y))
         if self.subsample is None:
             return every
-        size = self.subsample
-        if isinstance(size, float) and not 0.0 < size <= 1.0:
-            raise ValueError(f"a float subsample must be in (0, 1], got {size!r}")
-        if isinstance(size, (int, np.integer)) and size < 1:
-            raise ValueError(f"an int subsample must be positive, got {size!r}")
+        size = self.subsample  # checked by _check_options
         if size == 1.0 or (isinstance(size, (int, np.integer)) and size >= len(y)):
             return every
         sample, _ = train_test_split(every, train_size=size, stratify=y,

@@ -16,8 +16,9 @@ from sqlalchemy.exc import DBAPIError
 from .options import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_RETRY, default_storage_url
 
 
-class StorageUnavailableError(RuntimeError):
-    """The study storage cannot be opened (server unreachable, bad URL, missing driver)."""
+class StorageUnavailableError(ConnectionError):
+    """The study storage cannot be opened (server unreachable, bad URL, missing driver); an
+    ``OSError``, as the command line reports it (exit status 2)."""
 
 
 _SCHEMA_RACE_ATTEMPTS = 5

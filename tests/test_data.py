@@ -497,3 +497,4 @@ def test_a_cache_with_arrays_of_the_wrong_shape_or_dtype_is_not_used(small_csv, 
     bunch = load_fer2013(path, cache_dir=cache_dir)
     np.testing.assert_array_equal(bunch.data, images)
     assert bunch.data.dtype == np.uint8 and set(bunch.target) <= set(range(7))
+    assert set(bunch.usage) <= set(data.USAGES)
