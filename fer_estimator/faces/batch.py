@@ -174,12 +174,19 @@ def out_is_a_file(out, sources):
 
 
 def save_results(results, json_path=None, csv_path=None):
-    """Write ``results`` (FaceResults) as JSON and/or CSV, atomically."""
+    """Write ``results`` (FaceResults) as JSON and/or CSV, atomically.
+
+    A file name that is not valid UTF-8 (Python holds its bad bytes as lone surrogates, as
+    ``os.fsdecode`` does) is written as it is on disk: in the CSV as its own bytes (read it back
+    with ``encoding_errors="surrogateescape"``), in the JSON as ``\\udcXX`` escapes, which
+    Python's ``json`` reads back to the same string; ``os.fsencode`` of either gives the name.
+    """
     if json_path is not None:
         dump_json(results.to_dict(), json_path)
     if csv_path is not None:
         frame = results.to_frame()
-        write_atomically(csv_path, lambda temp: frame.to_csv(temp, index=False))
+        write_atomically(csv_path, lambda temp: frame.to_csv(temp, index=False,
+                                                             errors="surrogateescape"))
 
 
 def summary(faces):
@@ -187,8 +194,14 @@ def summary(faces):
     where = faces.image if faces.frame is None else f"{faces.image} frame {faces.frame}"
     found = ", ".join(f"{face.label} {face.probabilities[face.label]:.0%} at {face.box}"
                       for face in faces)
-    return f"{where}: {len(faces)} face{'' if len(faces) == 1 else 's'}" + \
-        (f": {found}" if found else "")
+    return printable(f"{where}: {len(faces)} face{'' if len(faces) == 1 else 's'}" +
+                     (f": {found}" if found else ""))
+
+
+def printable(text):
+    """``text`` with the bytes of a name that is not valid UTF-8 shown as ``\\xNN``, so that
+    printing it cannot fail."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _reason(source, error):
@@ -199,4 +212,4 @@ def _reason(source, error):
 
 
 def _log_to_stderr(message):
-    tqdm.write(f"fer-estimator: {message}", file=sys.stderr)
+    tqdm.write(f"fer-estimator: {printable(message)}", file=sys.stderr)
