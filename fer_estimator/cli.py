@@ -97,7 +97,8 @@ def run_predict(args):
         raise CommandError(str(error)) from None
     files = [source for source in sources if source != DEMO_NAME]
     check_output_paths(
-        files={"--json": args.json, "--csv": args.csv, **({"--out": args.out} if out_file else {})},
+        files={**({"--out": args.out} if out_file else {}), "--json": args.json,
+               "--csv": args.csv},
         folders={} if out_file else {"--out": args.out},
         inputs={"--model": args.model, "--yunet-model": args.yunet_model,
                 **{f"INPUT {index + 1}": path for index, path in enumerate(files)}})
