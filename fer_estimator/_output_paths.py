@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 
+def printable(text):
+    """``text`` with the bytes of a name that is not valid UTF-8 (held as lone surrogates, as
+    ``os.fsdecode`` holds them) shown as ``\\xNN``, so that printing it cannot fail."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class OutputPathError(ValueError):
     """An output path that cannot be written, or would overwrite an input or another output."""
 

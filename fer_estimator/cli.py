@@ -21,7 +21,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from ._output_paths import check_output_paths
+from ._output_paths import check_output_paths, printable
 from ._paths import DEFAULT_MODEL_PATH
 from .cli_options import (CommandError, add_model_argument, add_model_arguments,
                           add_network_options, add_verbose_option, network_params, positive_int, silence_native_logs)
@@ -314,10 +314,11 @@ def _report_traceback(error):
 
 
 def cap_message(text, limit=MAX_MESSAGE_CHARS):
-    """``text`` with its passwords redacted, cut to ``limit`` characters (the rest counted)."""
+    """``text`` with its passwords redacted, cut to ``limit`` characters (the rest counted),
+    printable whatever file names it quotes."""
     from .search.storage import redact_urls
 
-    text = redact_urls(str(text))
+    text = printable(redact_urls(str(text)))
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit:,} more characters)"

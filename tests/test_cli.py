@@ -312,7 +312,7 @@ def test_sigterm_during_a_batch_saves_what_ctrl_c_saves(model, photos, tmp_path,
 
     def terminated_at_the_second(pipeline, source, frame_stride):
         if source.name == "b.png":
-            os.kill(os.getpid(), signal.SIGTERM)  # `kill -TERM`: raised here, in the main thread
+            signal.raise_signal(signal.SIGTERM)  # `kill -TERM`, delivered to this thread
         return predict_source(pipeline, source, frame_stride)
 
     monkeypatch.setattr(cli, "_predict_source", terminated_at_the_second)

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
+from .._output_paths import printable
 from ..persistence import dump_json, write_atomically
 from .media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video_path, write_image
 from .results import FaceResults
@@ -196,12 +197,6 @@ def summary(faces):
                       for face in faces)
     return printable(f"{where}: {len(faces)} face{'' if len(faces) == 1 else 's'}" +
                      (f": {found}" if found else ""))
-
-
-def printable(text):
-    """``text`` with the bytes of a name that is not valid UTF-8 shown as ``\\xNN``, so that
-    printing it cannot fail."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _reason(source, error):
