@@ -380,3 +380,17 @@ def test_a_depth_too_deep_for_the_images_is_refused_before_the_study(tmp_path, f
                                          r"be between 1 and 5"):
         search.fit(X, y)
     assert not (tmp_path / "study.db").exists()
+
+
+@pytest.mark.parametrize("uri, database", [
+    ("sqlite:///file:studies/uri.db?mode=rwc&uri=true", "studies/uri.db"),
+    ("sqlite:///file:{tmp}/abs/uri.db?uri=true", "{tmp}/abs/uri.db"),
+])
+def test_a_sqlite_uri_storage_makes_no_folder_named_file(tmp_path, monkeypatch, uri, database):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    storage = open_storage(uri.format(tmp=tmp_path))
+    optuna.create_study(storage=storage, study_name="uri")
+    assert (work / database.format(tmp=tmp_path)).is_file()
+    assert not any(path.name.startswith("file:") for path in work.iterdir())
