@@ -61,6 +61,7 @@ SCIKERAS_METHODS = {
     "_predict_raw": ("self", "X", "kwargs"),
     "_type_of_target": ("self", "y"),
     "_validate_data": ("self", "X", "y", "reset", "y_numeric"),
+    "set_params": ("self", "params"),
 }
 # BaseWrapper class attributes read.
 SCIKERAS_CLASS_ATTRIBUTES = ("_fit_kwargs", "_routing_prefixes")
@@ -161,6 +162,13 @@ class ScikerasClassifier(ClassifierMixin, BaseWrapper):
             raise InvalidParameterError(
                 f"{cls.__name__} has no parameter {name!r}; {hint}Its parameters: "
                 f"{', '.join(known)} (and scikeras' routed fit__*, predict__*, optimizer__*...).")
+
+    def set_params(self, **params):
+        """Set parameters, as scikit-learn's ``set_params``; an unknown name is refused as
+        the constructor refuses it, with the closest known name (``droput`` -> ``dropout``).
+        """
+        self.check_param_names(params)
+        return super().set_params(**params)
 
     def _validate_params(self):
         """Check every parameter against ``_parameter_constraints`` (scikit-learn's style and
@@ -268,9 +276,26 @@ class ScikerasClassifier(ClassifierMixin, BaseWrapper):
         self._reject_sparse(X)
         if self.initialized_:
             self._check_n_features(np.asarray(X))
+            if classes is None:
+                self._check_known_labels(y)
         self.classes_ = classes if classes is not None else getattr(self, "classes_", None)
         sample_weight = self._with_class_weight(y, sample_weight)
         return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def _check_known_labels(self, y):
+        """Refuse labels the network has no output for (the encoder's message would only
+        name a category or a dtype)."""
+        known = getattr(self, "classes_", None)
+        if known is None:
+            return
+        known_set = set(np.asarray(known).tolist())
+        unseen = [label for label in np.unique(np.asarray(y)).tolist() if label not in known_set]
+        if unseen:
+            shown = ", ".join(map(repr, unseen[:5])) + (", ..." if len(unseen) > 5 else "")
+            raise ValueError(
+                f"partial_fit got label(s) {shown} that this {type(self).__name__} has no "
+                f"output for: its classes are {np.asarray(known).tolist()!r}. Give every "
+                f"class to the first partial_fit call (classes=[...]), or fit a new one")
 
     def _with_class_weight(self, y, sample_weight):
         if self.class_weight is None:

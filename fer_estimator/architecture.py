@@ -21,7 +21,8 @@ import inspect
 import keras
 from keras import layers, regularizers
 
-__all__ = ["ARCHITECTURES", "build_network", "build_vgg_cnn", "register_architecture"]
+__all__ = ["ARCHITECTURES", "build_network", "build_vgg_cnn", "check_depth_fits",
+           "register_architecture"]
 
 # Keras' default 0.99 leaves the moving statistics far from the data after the few hundred
 # steps of a short fit (validation accuracy then sits at chance); 0.9 is what PyTorch uses.
@@ -29,16 +30,38 @@ _BN_MOMENTUM = 0.9
 
 # Name -> body function; filled by register_architecture.
 ARCHITECTURES = {}
+# Name -> how many times a body of that depth halves the image (when it is not ``depth``).
+_HALVINGS = {}
 
 
-def register_architecture(name):
-    """Register a network body under ``name`` (a decorator); see the module docstring."""
+def register_architecture(name, *, halvings=None):
+    """Register a network body under ``name`` (a decorator); see the module docstring.
+
+    ``halvings(depth)`` is how many times a body of that depth halves the image (default:
+    ``depth`` times), so that a depth too large for the images is refused before anything is
+    built (:func:`check_depth_fits`).
+    """
     def register(build):
         if name in ARCHITECTURES:
             raise ValueError(f"an architecture named {name!r} is already registered")
         ARCHITECTURES[name] = build
+        if halvings is not None:
+            _HALVINGS[name] = halvings
         return build
     return register
+
+
+def check_depth_fits(architecture, depth, input_shape):
+    """Raise a ValueError unless a body of ``architecture`` and ``depth`` leaves at least one
+    pixel of images of ``input_shape`` ``(height, width[, channels])``."""
+    get_architecture(architecture)
+    halvings = _HALVINGS.get(architecture, lambda blocks: blocks)
+    side = int(min(input_shape[:2]))
+    largest = max(blocks for blocks in range(1, 64) if side // 2**halvings(blocks) >= 1)
+    if not 1 <= depth or side // 2**halvings(depth) < 1:
+        raise ValueError(f"depth={depth!r} does not fit images of shape {tuple(input_shape)}: "
+                         f"the {architecture!r} blocks halve the image, so depth must be "
+                         f"between 1 and {largest}")
 
 
 def architecture_parameters(name):
@@ -116,14 +139,6 @@ def build_network(architecture, input_shape, n_classes, *, horizontal_flip=True,
     return keras.Model(inputs, outputs, name=f"fer_{architecture}")
 
 
-def _check_depth(depth, x, stride_blocks):
-    side = min(x.shape[1:3])
-    if depth < 1 or side // 2**stride_blocks < 1:
-        raise ValueError(f"depth={depth!r} does not fit images of {tuple(x.shape[1:])}: each "
-                         f"block halves the image, so depth must be between 1 and "
-                         f"{side.bit_length() - 1}")
-
-
 def _dense_head(x, dense_units, dropout, regularizer, dtype_policy):
     for index, units in enumerate(dense_units, start=1):
         x = layers.Dense(units, use_bias=False, kernel_regularizer=regularizer,
@@ -139,7 +154,7 @@ def _dense_head(x, dense_units, dropout, regularizer, dtype_policy):
 def build_vgg_body(x, *, depth, base_filters, dropout, l2, dense_units, dtype_policy):
     """The VGG-like stack (the reference design): ``depth`` blocks of Conv-BN-ReLU ×2, MaxPool,
     Dropout, the filters doubling per block (up to 512), then Dense-BN-ReLU-Dropout layers."""
-    _check_depth(depth, x, depth)
+    check_depth_fits("vgg", depth, x.shape[1:])
     regularizer = regularizers.L2(l2) if l2 else None
     for block in range(depth):
         filters = min(base_filters * 2**block, 512)
@@ -157,7 +172,7 @@ def build_vgg_body(x, *, depth, base_filters, dropout, l2, dense_units, dtype_po
     return _dense_head(x, dense_units, dropout, regularizer, dtype_policy)
 
 
-@register_architecture("resnet")
+@register_architecture("resnet", halvings=lambda depth: depth - 1)
 def build_preact_resnet_body(x, *, depth, base_filters, dropout, l2, dense_units,
                              dtype_policy):
     """A pre-activation ResNet (He et al., 2016): a 3×3 stem, then ``depth`` stages of one
@@ -169,7 +184,7 @@ def build_preact_resnet_body(x, *, depth, base_filters, dropout, l2, dense_units
     stage); the shortcuts ease optimisation and the pooled head has far fewer weights than the
     VGG's flattened one, a lever against over-fitting.
     """
-    _check_depth(depth, x, depth - 1)
+    check_depth_fits("resnet", depth, x.shape[1:])
     regularizer = regularizers.L2(l2) if l2 else None
 
     def conv(tensor, filters, kernel, stride, name):

@@ -15,7 +15,8 @@ from ._scikeras import SINGLE_CALL_BATCH, Interval, ScikerasClassifier, StrOptio
 # Saved models refer to their label encoder's class by this module's name.
 from ._scikeras import _OneHotLabelEncoder  # noqa: F401
 from ._versions import check_saved_versions, current_versions
-from .architecture import architecture_parameters, build_network, get_architecture
+from .architecture import (architecture_parameters, build_network, check_depth_fits,
+                           get_architecture)
 from .batches import MixedBatches, mirror_images
 from .distillation import distillation_targets
 from .precision import PRECISIONS, resolve_precision
@@ -398,6 +399,14 @@ class FERClassifier(ScikerasClassifier):
             if f"optimizer__{name}" in self.get_params(deep=False):
                 raise ValueError(f"FERClassifier sets the optimizer's {name} from its "
                                  f"'{name}' parameter: use {name}=..., not optimizer__{name}")
+
+    def check_input_shape(self, sample_shape):
+        """Raise a ValueError unless the network fits samples of ``sample_shape`` (one
+        image's shape, or a flat row's): ``depth`` blocks must leave at least one pixel.
+
+        A search checks the values of its space with it before the first trial.
+        """
+        check_depth_fits(self.architecture, self.depth, image_shape(sample_shape))
 
     def on_initialize(self, X, y):
         if self.random_state is not None:

@@ -3,8 +3,10 @@
 Every subcommand is one :class:`~fer_estimator.cli_options.Command` entry: its name and help,
 an ``add_<name>_arguments(parser)`` function and the ``run_<name>(args)`` function doing the
 work; :data:`COMMANDS` lists them, as Optuna's command table does. A ``run`` function returns
-the exit status: 0 done, 1 done but some inputs were skipped; failures that stop the
-command (a missing model, say) exit with 2.
+the exit status: 0 done, 1 done but some inputs were skipped; :func:`main` turns what
+stops a command into the other statuses of :data:`EXIT_STATUS`: a bad option, input or setup
+(:class:`CommandError`, ``OSError``, ``ValueError``) 2, Ctrl-C 130, ``SIGTERM`` 143 (after
+saving what Ctrl-C saves), any other exception (a bug) 70, each as one line on stderr.
 
 Building the parser imports nothing heavy, so ``--help`` is quick: a ``run`` function imports
 what it needs (Keras, OpenCV, pandas...) when it starts. Every subcommand gets ``--verbose``
@@ -14,13 +16,17 @@ options (``--preset``, ``--param``, ``--epochs``) come from :mod:`fer_estimator.
 
 import argparse
 import dataclasses
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
+from ._output_paths import check_output_paths, printable
 from ._paths import DEFAULT_MODEL_PATH
 from .cli_options import (
     Command,
+    CommandError,
     add_model_argument,
     add_model_arguments,
     add_network_options,
@@ -35,14 +41,23 @@ from .search.cli import SEARCH
 from .serve.commands import LIVE, SERVE
 
 DEMO_NAME = "astronaut"  # scikit-image's bundled photo, for trying the command without a photo
+EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70  # 70: sysexits' EX_SOFTWARE
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM  # 130, 143
 EXIT_STATUS = """exit status:
-  0  every input was processed
-  1  done, but some inputs were skipped (each reported on stderr with its reason)
-  2  usage or setup error (bad option, missing or untrusted model, unreadable data)"""
+  0    every input was processed
+  1    done, but some inputs were skipped (each reported on stderr with its reason), or a
+       search ended without a completed trial
+  2    usage or setup error (bad option, output path or input file, missing or untrusted
+       model, unreadable data, a port in use), found before any work where it can be
+  70   internal error (a bug): run again with --verbose for the traceback, and report it
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM): the finished inputs are saved"""
+# An error message longer than this is cut: a value quoted from a hostile file can be huge.
+MAX_MESSAGE_CHARS = 1000
 
 
-class CommandError(Exception):
-    """A problem with the command's arguments or setup, reported without a traceback."""
+class Terminated(KeyboardInterrupt):
+    """``SIGTERM`` received: raised where the command is, so that it stops as on Ctrl-C and
+    saves what Ctrl-C saves."""
 
 
 def add_predict_arguments(parser):
@@ -79,9 +94,16 @@ def run_predict(args):
     if args.demo:
         sources.append(DEMO_NAME)
     try:
-        out_is_a_file(args.out, sources)
+        out_file = out_is_a_file(args.out, sources)
     except ValueError as error:
         raise CommandError(as_command_line(error)) from None
+    files = [source for source in sources if source != DEMO_NAME]
+    check_output_paths(
+        files={**({"--out": args.out} if out_file else {}), "--json": args.json,
+               "--csv": args.csv},
+        folders={} if out_file else {"--out": args.out},
+        inputs={"--model": args.model, "--yunet-model": args.yunet_model,
+                **{f"INPUT {index + 1}": path for index, path in enumerate(files)}})
     pipeline = FacePipeline(args.model, **face_pipeline_params(args), trust=args.trust_model,
                             max_pixels=DEFAULT_MAX_PIXELS if args.max_pixels is None
                             else args.max_pixels or None)
@@ -171,6 +193,12 @@ def run_evaluate(args):
     from .persistence import dump_json
     from .safe_format import load, model_stem
 
+    # The current folder, not the model's: that may be the package's (site-packages) or the
+    # repository's models/, whose committed figures a quick --max-rows run would replace.
+    out_dir = args.out_dir or Path.cwd() / f"{model_stem(args.model)}-evaluation"
+    check_output_paths(files={"the report": out_dir / "evaluation.json"},
+                       folders={"--out-dir": out_dir},
+                       inputs={"--model": args.model, "--data": args.data})
     model = load(args.model, trust=args.trust_model)
     if not hasattr(model, "predict_proba") or getattr(model, "classes_", None) is None:
         raise CommandError(f"{args.model} does not hold a fitted classifier (a "
@@ -182,9 +210,6 @@ def run_evaluate(args):
     uses_names = model.classes_.dtype.kind in "UO"
     y = np.array(class_names(n_classes))[codes] if uses_names else codes
     report = evaluate(model, X, y)
-    # The current folder, not the model's: that may be the package's (site-packages) or the
-    # repository's models/, whose committed figures a quick --max-rows run would replace.
-    out_dir = args.out_dir or Path.cwd() / f"{model_stem(args.model)}-evaluation"
     report = {"model": str(args.model), "data": str(args.data), "usage": args.usage, **report}
     dump_json(report, out_dir / "evaluation.json")
     written = save_figures(model, report, out_dir)
@@ -240,22 +265,65 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of the ``fer-estimator`` console script; returns the exit status."""
+    """Entry point of the ``fer-estimator`` console script; returns the exit status (see
+    :data:`EXIT_STATUS`)."""
     args = build_parser().parse_args(argv)
     if not args.verbose:
         silence_native_logs()
+    restore_sigterm = _sigterm_as_interrupt()
     try:
         return args.run(args)
-    except (CommandError, OSError, ValueError, TypeError, RuntimeError) as error:
-        # A storage URL in a message would show its password.
-        from .search.storage import redact_urls
-
+    except KeyboardInterrupt as interrupt:
+        terminated = isinstance(interrupt, Terminated)
+        _report(args, "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    except (CommandError, OSError, ValueError) as error:
         if args.verbose and not isinstance(error, CommandError):
-            # A bug raises these too: --verbose shows where (with the same exit status).
-            print(redact_urls("".join(traceback.format_exception(error))).rstrip(),
-                  file=sys.stderr)
-        print(f"fer-estimator {args.command}: error: {redact_urls(error)}", file=sys.stderr)
-        return 2
+            _report_traceback(error)
+        _report(args, f"error: {error}")
+        return EXIT_USAGE
+    except Exception as error:  # a bug: say so, rather than blame the user's input
+        if args.verbose:
+            _report_traceback(error)
+        _report(args, f"internal error ({type(error).__name__}: {error}); run again with "
+                      f"--verbose for the traceback, and report it")
+        return EXIT_INTERNAL
+    finally:
+        restore_sigterm()
+
+
+def _sigterm_as_interrupt():
+    """Make ``SIGTERM`` raise :class:`Terminated` (in the main thread, where signal handlers
+    run); return the function that puts the previous handler back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _report(args, text):
+    print(f"fer-estimator {args.command}: {cap_message(text)}", file=sys.stderr)
+
+
+def _report_traceback(error):
+    from .search.storage import redact_urls  # a storage URL in a traceback shows its password
+
+    print(redact_urls("".join(traceback.format_exception(error))).rstrip(), file=sys.stderr)
+
+
+def cap_message(text, limit=MAX_MESSAGE_CHARS):
+    """``text`` with its passwords redacted, cut to ``limit`` characters (the rest counted),
+    printable whatever file names it quotes."""
+    from .search.storage import redact_urls
+
+    text = printable(redact_urls(str(text)))
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
 
 
 def search_main(argv=None):

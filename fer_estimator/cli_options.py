@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -16,6 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .presets import PRESETS
+
+
+class CommandError(Exception):
+    """A problem with a command's arguments or setup, reported without a traceback (exit
+    status 2)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +70,14 @@ def int_at_least(minimum, unit=""):
 
 
 positive_int = int_at_least(1)
+
+
+def positive_float(text):
+    """An ``argparse`` type: a positive, finite float (NaN and inf refused)."""
+    value = float(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number, got {text}")
+    return value
 
 
 def parse_literal(text):

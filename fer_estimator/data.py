@@ -4,8 +4,11 @@ Rows are counted from 0 after the header line in every error message, blank line
 blank line amid the data is a bad row), so row ``i`` is on line ``i + 2`` of the CSV file.
 """
 
+import contextlib
 import difflib
+import gzip
 import hashlib
+import io
 import os
 import re
 import warnings
@@ -17,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ._input_files import BoundedLineReader, check_regular_file
 from .labels import class_names, merge_disgust_into_angry
 from .persistence import write_atomically
 
@@ -31,6 +35,16 @@ _CACHE_FORMAT = 1
 _CHUNK_ROWS = 512
 _ASCII_ZERO, _ASCII_SPACE = ord("0"), ord(" ")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# Bounds on what a CSV may hold, so that no file (a 2 GB file of NUL bytes, a small gzip
+# inflating to GiBs) can exhaust memory: the text read in all, decompressed (FER2013 is 287 MB),
+# the header line and any other line (a FER2013 row is at most 9.3 kB), and the lines (FER2013
+# has 35,888; a valid row holds at least 4.6 kB, so 1 GiB holds fewer than 2**18 of them: more
+# are short lines, each costing pandas far more memory than its bytes).
+MAX_CSV_BYTES = 2**30
+MAX_CSV_LINES = 2**18
+MAX_HEADER_BYTES = 4096
+MAX_LINE_BYTES = 2**20
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def check_image_size(image_size):
@@ -173,13 +187,21 @@ def load_fer2013(
     FileNotFoundError
         The file does not exist.
     ValueError
-        The file is not a readable CSV (truncated gzip, binary, empty) or has no data rows; a
+        The path is not a regular file (a folder, a FIFO, a device); the file is larger than
+        its bounds (see Notes); it is not a readable CSV (truncated gzip, binary, empty) or has
+        no data rows; a
         required column is missing; a row holds a bad emotion code, a ``Usage`` other than
         Training, PublicTest and PrivateTest, or a bad pixel string; or ``usage`` asks for a
         value the file does not hold. Every message names the file (and the row).
 
     Notes
     -----
+    Every read is bounded before it is parsed: the header line may hold 4,096 bytes, any other
+    line 1 MiB, the whole text (after decompression) 1 GiB in at most 262,144 lines
+    (:data:`MAX_HEADER_BYTES`, :data:`MAX_LINE_BYTES`, :data:`MAX_CSV_BYTES`,
+    :data:`MAX_CSV_LINES`); the file is refused as soon as a read goes beyond.
+    A gzip file is known by its first bytes, whatever its name.
+
     The cache holds the parsed arrays only (emotion codes, uint8 images, usage), written
     atomically so concurrent loaders never see half a file; an unreadable cache file is ignored
     and rewritten. ``pixels="strings"`` re-reads the text from the CSV every time: caching a
@@ -189,9 +211,7 @@ def load_fer2013(
     class_names(n_classes)  # validates n_classes before any file work
     if pixels not in ("images", "strings"):
         raise ValueError(f"pixels must be 'images' or 'strings', got {pixels!r}")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"FER2013 CSV not found: {path}")
+    path = check_regular_file(path, "FER2013 CSV")
 
     key = _file_key(path)  # taken before reading, so a file changed meanwhile is never cached
     cache_file = _cache_file(path, cache_dir) if cache else None
@@ -222,11 +242,28 @@ def load_fer2013(
     )
 
 
+def _open_bounded(path, stack):
+    """A binary stream of the CSV's text (decompressed), bounded as :func:`load_fer2013` says."""
+    raw = stack.enter_context(open(path, "rb"))
+    compressed = raw.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+    raw.seek(0)
+    source = stack.enter_context(gzip.GzipFile(fileobj=raw)) if compressed else raw
+    if not compressed and path.stat().st_size > MAX_CSV_BYTES:
+        raise ValueError(f"{path}: {path.stat().st_size:,} bytes, more than the "
+                         f"{MAX_CSV_BYTES:,} a FER2013 CSV may hold")
+    bounded = BoundedLineReader(source, str(path), max_bytes=MAX_CSV_BYTES,
+                                max_lines=MAX_CSV_LINES,
+                                max_header_bytes=MAX_HEADER_BYTES, max_line_bytes=MAX_LINE_BYTES)
+    return stack.enter_context(io.BufferedReader(bounded))
+
+
 def _read_table(path):
     try:
-        # Blank lines stay rows (all NaN, refused as bad rows) so that row i is on line i + 2,
-        # as every error message says; skipped, they would shift the rows after them.
-        table = pd.read_csv(path, dtype={"pixels": str, "Usage": str}, skip_blank_lines=False)
+        with contextlib.ExitStack() as stack:
+            # Blank lines stay rows (all NaN, refused as bad rows) so that row i is on line
+            # i + 2, as every error message says; skipped, they would shift the rows after them.
+            table = pd.read_csv(_open_bounded(path, stack), dtype={"pixels": str, "Usage": str},
+                                skip_blank_lines=False)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError,
             pd.errors.EmptyDataError) as error:
         # A truncated .gz (EOFError), a file that is not gzip after all, binary data, a
@@ -330,9 +367,17 @@ def _read_cache(cache_file, key):
             emotion, images, usages = stored["emotion"], stored["images"], stored["usage"]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
-    if not (emotion.shape[0] == images.shape[0] == usages.shape[0]):
-        return None
-    return emotion, images, usages
+    return (emotion, images, usages) if _cache_arrays_valid(emotion, images, usages) else None
+
+
+def _cache_arrays_valid(emotion, images, usages):
+    """Whether cached arrays have the shapes, dtypes and values a load returns: a cache file is
+    only as trusted as the folder it sits in."""
+    n_rows = len(emotion)
+    return (emotion.dtype == np.int8 and emotion.shape == (n_rows,)
+            and images.dtype == np.uint8 and images.shape == (n_rows, IMAGE_SIZE, IMAGE_SIZE)
+            and usages.dtype.kind == "U" and usages.shape == (n_rows,)
+            and bool(np.isin(emotion, np.arange(7)).all()) and bool(np.isin(usages, USAGES).all()))
 
 
 def _write_cache(cache_file, key, emotion, images, usages):

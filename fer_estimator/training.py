@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from ._output_paths import check_output_paths
 from ._versions import current_versions
 from .data import load_fer2013
 from .evaluation import evaluate
@@ -136,6 +137,10 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
     dict
         The report that was saved.
     """
+    out = Path(out)
+    # Before any data is read or epoch trained: a model lost at the end is hours lost.
+    check_output_paths(files={"out": out, "the report": report_path(out)},
+                       folders={"checkpoint_dir": checkpoint_dir}, inputs={"data": data})
     params = dict(SYNTHETIC_DEMO) if data is None else {}
     params.update({"random_state": random_state, "verbose": 2 if data is not None else 0})
     params.update(cnn_params or {})
@@ -153,7 +158,6 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
         f"after {len(pipeline.named_steps['cnn'].history_['loss'])} epochs, "
         f"{train_seconds:.0f} s")
 
-    out = Path(out)
     report = {
         "model": out.name,
         "data": source,
@@ -170,11 +174,15 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
         "train_seconds": round(train_seconds, 1),
         "versions": current_versions(),
     }
-    report_path = out.with_name(f"{model_stem(out)}.json")
     save_model(pipeline, out)
-    dump_json(report, report_path)
-    log(f"saved {out} and {report_path.name}")
+    dump_json(report, report_path(out))
+    log(f"saved {out} and {report_path(out).name}")
     return report
+
+
+def report_path(out):
+    """Where :func:`train_and_save` writes the report of the model saved at ``out``."""
+    return Path(out).with_name(f"{model_stem(out)}.json")
 
 
 def save_model(model, out):

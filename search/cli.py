@@ -11,11 +11,14 @@ import json
 import time
 from pathlib import Path
 
+from fer_estimator._input_files import read_text_bounded
+from fer_estimator._output_paths import check_output_paths
 from fer_estimator.cli_options import (
     Command,
     add_network_options,
     int_at_least,
     network_params,
+    positive_float,
     positive_int,
 )
 
@@ -28,6 +31,8 @@ from .options import (
 )
 
 DEFAULT_PRESET = "quick"
+# A search space is a few lines of JSON: a bigger --space @FILE is not one.
+MAX_SPACE_FILE_BYTES = 2**20
 DESCRIPTION = ("Optuna search of FER pipeline hyperparameters by cross-validation. Start it "
                "several times with the same --study-name and --storage to run several workers "
                "on one study; start it again to resume a study.")
@@ -55,10 +60,11 @@ def add_arguments(parser):
     study.add_argument("--n-trials", type=positive_int, default=20,
                        help="finished trials the study should hold, all workers and runs "
                             "together (default: %(default)s)")
-    study.add_argument("--timeout", type=float, help="seconds after which no trial starts")
+    study.add_argument("--timeout", type=positive_float,
+                       help="seconds after which no trial starts")
     study.add_argument("--cv", type=int_at_least(2, "folds"), default=3,
                        help="folds (default: %(default)s)")
-    study.add_argument("--subsample", type=float,
+    study.add_argument("--subsample", type=positive_float,
                        help="cross-validate on this fraction (<=1) or number (>1) of rows")
     study.add_argument("--scoring", help="scikit-learn scorer name (default: accuracy)")
     study.add_argument("--pruner", choices=PRUNERS, default="median")
@@ -82,7 +88,8 @@ def add_arguments(parser):
     model = parser.add_argument_group("space")
     model.add_argument("--space", metavar="JSON",
                        help="search space replacing the default, e.g. '{\"dropout\": {\"low\": "
-                            "0.1, \"high\": 0.4}, \"depth\": [2, 3]}'; @file reads a file")
+                            "0.1, \"high\": 0.4}, \"depth\": [2, 3]}'; @file reads a file "
+                            "(at most 1 MiB)")
     model.add_argument("--tune-base-filters", action="store_true",
                        help="also tune base_filters (16, 32, 64) in the default space; not "
                             "with --space")
@@ -112,7 +119,8 @@ def _search_space(args):
         raise ValueError(f"{' and '.join(extras)} add to the default search space and cannot "
                          f"be combined with --space: write base_filters or batch_size in the "
                          f"--space JSON instead (e.g. \"batch_size\": [32, 64, 128])")
-    text = Path(args.space[1:]).read_text() if args.space.startswith("@") else args.space
+    text = (read_text_bounded(args.space[1:], MAX_SPACE_FILE_BYTES, "--space file")
+            if args.space.startswith("@") else args.space)
     try:
         spec = json.loads(text)
     except json.JSONDecodeError as error:
@@ -123,7 +131,8 @@ def _search_space(args):
 
 
 def run_search(args):
-    """Run the search described by parsed ``args``; return the exit status (0)."""
+    """Run the search described by parsed ``args``; return the exit status: 0, or 1 when the
+    study ends without a completed trial to refit."""
     import optuna
     from sklearn.metrics import accuracy_score
 
@@ -132,9 +141,9 @@ def run_search(args):
     from fer_estimator.safe_format import save
     from fer_estimator.training import load_split
 
-    from .plots import save_study_plots
+    from .plots import save_study_plots, study_plot_names
     from .report import build_report, device_summary, summary_table
-    from .searcher import FERSearchCV
+    from .searcher import FERSearchCV, NoCompletedTrialError
     from .space import check_params
     from .storage import describe_storage
 
@@ -161,6 +170,15 @@ def run_search(args):
     if not args.synthetic and not args.data.exists():
         raise FileNotFoundError(f"FER2013 data not found at {args.data}: pass the path of a "
                                 f"FER2013 CSV, or --synthetic instead")
+    model_path = args.models_dir / f"{args.study_name}.fer.zip"
+    if not args.no_refit:
+        check_output_paths(
+            files={"the model": model_path,
+                   "the report": args.models_dir / f"{args.study_name}.json",
+                   **{f"the plot {name}": args.models_dir / name
+                      for name in study_plot_names(args.study_name)}},
+            folders={"--models-dir": args.models_dir},
+            inputs={"--data": None if args.synthetic else args.data})
     X_train, y_train, X_test, y_test, source = load_split(
         None if args.synthetic else args.data, test_usage=args.test_usage,
         max_train_rows=args.max_train_rows, random_state=args.seed)
@@ -170,13 +188,17 @@ def run_search(args):
           f"{len(y_train)} training rows from {source}; Keras {devices['backend']} on "
           f"{', '.join(devices['devices'])}", flush=True)
 
-    search.fit(X_train, y_train)
+    try:
+        search.fit(X_train, y_train)
+    except NoCompletedTrialError as error:
+        print(summary_table(search.study_), flush=True)
+        print(f"fer-estimator search: {error}", file=sys.stderr)
+        return 1
     print(summary_table(search.study_), flush=True)
     if args.no_refit:
         return 0
 
     test_accuracy = float(accuracy_score(y_test, search.predict(X_test)))
-    model_path = args.models_dir / f"{args.study_name}.fer.zip"
     report = build_report(
         search, storage=storage, wall_time_s=time.perf_counter() - start,
         test_accuracy=test_accuracy,

@@ -19,6 +19,11 @@ def _save(axes, path):
     return Path(path)
 
 
+def study_plot_names(stem):
+    """The file names :func:`save_study_plots` may write for ``stem``."""
+    return f"{stem}-history.png", f"{stem}-importances.png"
+
+
 def save_study_plots(study, directory, stem):
     """Save the optimisation history and the parameter importances as PNG files.
 
@@ -36,14 +41,15 @@ def save_study_plots(study, directory, stem):
         with fewer they are skipped.
     """
     directory = Path(directory)
+    history_name, importances_name = study_plot_names(stem)
     written = []
     with warnings.catch_warnings():
         # optuna.visualization.matplotlib is "experimental" since Optuna 2.2.
         warnings.simplefilter("ignore", ExperimentalWarning)
         written.append(_save(optuna_plots.plot_optimization_history(study),
-                             directory / f"{stem}-history.png"))
+                             directory / history_name))
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if len(completed) >= 2 and any(t.params != completed[0].params for t in completed):
             written.append(_save(optuna_plots.plot_param_importances(study),
-                                 directory / f"{stem}-importances.png"))
+                                 directory / importances_name))
     return written

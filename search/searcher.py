@@ -1,5 +1,6 @@
 """FERSearchCV: a GridSearchCV-like Optuna search over the FER pipeline."""
 
+import math
 import sys
 import time
 import warnings
@@ -38,6 +39,10 @@ from .space import (
 )
 from .storage import describe_storage, heartbeat_interval_of, open_storage
 from .study import check_study_context, create_or_load_study, run_trials
+
+
+class NoCompletedTrialError(RuntimeError):
+    """A search with ``refit=True`` ended without a completed trial to refit."""
 
 
 class FERSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -168,7 +173,11 @@ from fer_estimator.pipeline import make_fer_pipeline
         "random_state": ["random_state"],
         "callbacks": [list, None],
         "data_source": [str, None],
-        "timeout": [Interval(Real, 0, None, closed="neither"), None],
+        # A finite, positive number of seconds: -1 or inf would otherwise show only as a study
+        # without a completed trial.
+        "timeout": [Interval(Real, 0, math.inf, closed="neither"), None],
+        "subsample": [Interval(Integral, 1, None, closed="left"),
+                      Interval(Real, 0, 1, closed="right"), None],
         "prune_on": [StrOptions(set(PRUNE_ON))],
         "heartbeat_interval": [Interval(Integral, 1, None, closed="left"), None],
         "max_retry": [Interval(Integral, 0, None, closed="left"), None],
@@ -233,11 +242,13 @@ from fer_estimator.pipeline import make_fer_pipeline
         # Before the study is opened: a study records its settings, so a run that failed on a
         # bad value would leave a study its corrected rerun may not resume.
         check_params(estimator)
-        check_search_space(estimator, search_space, param_names)
+        y = self._check_data(X, y)
+        head = np.arange(min(2, len(y)))
+        check_search_space(estimator, search_space, param_names, _safe_indexing(X, head),
+                           y[head])
         # One stride for all trials when epochs are tuned: a step is then the same fold and
         # epoch in every trial, and the pruner compares like with like.
         epoch_stride = most_epochs(estimator, search_space, param_names)
-        y = self._check_data(X, y)
 
         self.sample_indices_ = self._sample_indices(y)
         X_cv, y_cv = _safe_indexing(X, self.sample_indices_), y[self.sample_indices_]
@@ -278,7 +289,7 @@ from fer_estimator.pipeline import make_fer_pipeline
             message = (f"study {self.study_name!r} has no completed trial (all pruned, failed "
                        f"or timed out); run more trials or prune less")
             if self.refit:
-                raise RuntimeError(message)
+                raise NoCompletedTrialError(message)
             warnings.warn(message + "; best_* attributes are not set", RuntimeWarning)
             return self
         self.best_trial_ = self.study_.best_trial
@@ -350,11 +361,7 @@ from fer_estimator.pipeline import make_fer_pipeline
         every = np.arange(len(y))
         if self.subsample is None:
             return every
-        size = self.subsample
-        if isinstance(size, float) and not 0.0 < size <= 1.0:
-            raise ValueError(f"a float subsample must be in (0, 1], got {size!r}")
-        if isinstance(size, (int, np.integer)) and size < 1:
-            raise ValueError(f"an int subsample must be positive, got {size!r}")
+        size = self.subsample  # checked by _check_options
         if size == 1.0 or (isinstance(size, (int, np.integer)) and size >= len(y)):
             return every
         sample, _ = train_test_split(every, train_size=size, stratify=y,

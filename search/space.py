@@ -2,6 +2,8 @@
 
 from collections.abc import Mapping
 
+import numpy as np
+
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -166,14 +168,17 @@ def check_params(estimator):
         clone(estimator)._validate_params()
 
 
-def check_search_space(estimator, search_space, param_names):
+def check_search_space(estimator, search_space, param_names, X_head=None, y_head=None):
     """Check that every value the space lets a parameter take is valid on its own.
 
     Each parameter's range is checked at its ends (every choice of a categorical one), the
     estimator's other parameters as they are: scikit-learn's constraints are ranges and
-    sets, so a range whose ends pass passes whole. A combination of tuned values that breaks a
-    rule between parameters (FERClassifier's ``warmup_epochs < epochs``) is found when a trial
-    samples it: that trial fails (see :func:`~fer_estimator.search.study.run_trials`).
+    sets, so a range whose ends pass passes whole. Given a few samples of the data, each value
+    is also checked against the shape the final step receives, when that step has a
+    ``check_input_shape`` method (FERClassifier's: ``depth=9`` leaves no pixel of a 48×48
+    image). A combination of tuned values that breaks a rule between parameters
+    (FERClassifier's ``warmup_epochs < epochs``) is found when a trial samples it: that trial
+    fails (see :func:`~fer_estimator.search.study.run_trials`).
 
     Parameters
     ----------
@@ -181,6 +186,8 @@ def check_search_space(estimator, search_space, param_names):
     search_space : mapping of str to optuna.distributions.BaseDistribution
     param_names : mapping of str to str
         Search-space name -> ``set_params`` name (see :func:`resolve_search_space`).
+    X_head, y_head : array-like, optional
+        A few samples (two are enough) and their labels, for the shape check.
 
     Raises
     ------
@@ -196,9 +203,21 @@ def check_search_space(estimator, search_space, param_names):
             candidate = clone(estimator).set_params(**{param_names[name]: value})
             try:
                 check_params(candidate)
+                if X_head is not None:
+                    _check_final_input_shape(candidate, X_head, y_head)
             except (ValueError, TypeError) as error:
                 raise ValueError(f"search space entry {name!r} allows {value!r}, an invalid "
                                  f"value: {error}") from None
+
+
+def _check_final_input_shape(estimator, X_head, y_head):
+    """Run a Pipeline's first steps on ``X_head``; let the final step check the shape."""
+    final = final_step(estimator)
+    if not callable(getattr(final, "check_input_shape", None)):
+        return
+    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
+        X_head = clone(estimator[:-1]).fit_transform(X_head, y_head)
+    final.check_input_shape(np.asarray(X_head).shape[1:])
 
 
 def most_epochs(estimator, search_space, param_names):

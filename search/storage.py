@@ -3,6 +3,7 @@
 import importlib.util
 import re
 import time
+import urllib.parse
 import warnings
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from sqlalchemy.exc import DBAPIError
 from .options import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_RETRY, default_storage_url
 
 
-class StorageUnavailableError(RuntimeError):
-    """The study storage cannot be opened (server unreachable, bad URL, missing driver)."""
+class StorageUnavailableError(ConnectionError):
+    """The study storage cannot be opened (server unreachable, bad URL, missing driver); an
+    ``OSError``, as the command line reports it (exit status 2)."""
 
 
 _SCHEMA_RACE_ATTEMPTS = 5
@@ -100,6 +102,26 @@ def _check_heartbeat_options(heartbeat_interval, grace_period, max_retry):
             raise ValueError(f"{name} must be None or a {kind} int, got {value!r}")
 
 
+def _sqlite_file(url):
+    """The file a SQLite URL opens, or None (in memory, or read-only: nothing to create).
+
+    With ``?uri=true`` the database is a SQLite URI (``file:studies/x.db?mode=rwc``) whose
+    path is its path part, not the whole string: a folder named ``file:`` must not appear.
+    """
+    database = url.database
+    if database in (None, "", ":memory:"):
+        return None
+    if str(url.query.get("uri", "")).lower() not in ("true", "1"):
+        return Path(database)
+    uri = urllib.parse.urlsplit(database)
+    modes = urllib.parse.parse_qs(uri.query).get("mode", []) + [
+        str(mode) for mode in np.atleast_1d(url.query.get("mode", []))]
+    path = urllib.parse.unquote(uri.path)
+    if not path or path == ":memory:" or {"ro", "memory"} & set(modes):
+        return None
+    return Path(path)
+
+
 def open_storage(storage=None, *, heartbeat_interval=DEFAULT_HEARTBEAT_INTERVAL,
                  grace_period=None, max_retry=DEFAULT_MAX_RETRY):
     """Open (and check) the storage of a study.
@@ -159,8 +181,9 @@ def open_storage(storage=None, *, heartbeat_interval=DEFAULT_HEARTBEAT_INTERVAL,
         raise StorageUnavailableError(
             f"{describe_storage(url)!r} is not a storage URL ({redact_urls(error)}); write e.g. "
             f"sqlite:///studies/fer.db or postgresql://user:password@host:5432/dbname") from None
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database_file = _sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
+    if database_file is not None:
+        database_file.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(_SCHEMA_RACE_ATTEMPTS):
         try:
             with warnings.catch_warnings():

@@ -193,4 +193,5 @@ def test_a_model_that_is_not_a_classifier_is_a_clear_error(tmp_path, capsys):
 
 def test_exit_statuses_are_documented():
     text = build_parser().format_help()
-    assert "1  done, but some inputs were skipped" in text and "2  usage" in text
+    assert "1    done, but some inputs were skipped" in text and "2    usage" in text
+    assert "70   internal error" in text and "130  interrupted" in text and "143" in text

@@ -7,7 +7,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
 
-from conftest import TINY_CNN
+from conftest import MICRO_CNN, TINY_CNN
 from fer_estimator.classifier import FERClassifier
 
 
@@ -123,8 +123,24 @@ def test_clone_and_params():
     assert copy.get_params()["dropout"] == 0.4 and copy is not clf
     copy.set_params(dropout=0.1, learning_rate=3e-4)
     assert copy.dropout == 0.1 and clf.dropout == 0.4
-    with pytest.raises(ValueError, match="Invalid parameter"):
+    with pytest.raises(ValueError, match="FERClassifier has no parameter 'no_such_param'"):
         clf.set_params(no_such_param=1)
+    # The constructor's "did you mean", at set_params too; routed names still pass.
+    with pytest.raises(ValueError, match="no parameter 'droput'; did you mean 'dropout'"):
+        clf.set_params(droput=0.3)
+    assert clf.set_params(optimizer__beta_1=0.8).optimizer__beta_1 == 0.8
+
+
+def test_partial_fit_names_an_unseen_label_and_the_known_classes():
+    X = np.random.default_rng(0).random((8, 48, 48), dtype=np.float32)
+    clf = FERClassifier(**{**MICRO_CNN, "epochs": 1, "validation_fraction": 0})
+    clf.initialize(X, np.array(["happy", "sad"] * 4))  # as a first partial_fit, untrained
+    with pytest.raises(ValueError, match=r"partial_fit got label\(s\) 'angry' that this "
+                                         r"FERClassifier has no output for: its classes are "
+                                         r"\['happy', 'sad'\]"):
+        clf.partial_fit(X, np.array(["happy", "angry"] * 4))
+    with pytest.raises(ValueError, match=r"label\(s\) 1, 2 that"):
+        clf.partial_fit(X, np.array([1, 2] * 4))
 
 
 def test_same_random_state_gives_same_model(scaled_images):

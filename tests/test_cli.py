@@ -205,3 +205,156 @@ def test_tensorflow_start_up_lines_are_hidden_unless_verbose(model, tmp_path):
     assert "astronaut: 1 face" in result.stdout
     for noise in ("absl::InitializeLog", "oneDNN", "cuda", "cuInit"):
         assert noise not in result.stderr
+
+
+# --- outputs checked before any work; exit statuses; one-line errors --------------------------
+
+@pytest.mark.parametrize("outputs, message", [
+    (["--json", "{photo}"], "--json {photo} is the input INPUT 1 {photo}: it would be overwritten"),
+    (["--csv", "{model}"], "--csv {model} is the input --model {model}"),
+    (["--json", "{tmp}/r.out", "--csv", "{tmp}/r.out"], "--csv {tmp}/r.out is the path of --json too"),
+    (["--json", "{photo}/r.json"], "cannot be written: {photo} is a file, not a folder"),
+    (["--csv", "{tmp}"], "--csv {tmp} is an existing folder"),
+    (["--out", "{photo}"], "--out {photo} is the input itself"),
+])
+def test_predict_outputs_are_checked_before_the_first_image(model, photos, tmp_path, capsys,
+                                                            monkeypatch, outputs, message):
+    photo = photos / "a.jpg"
+    before = photo.read_bytes()
+    values = {"photo": photo, "model": model, "tmp": tmp_path}
+    monkeypatch.setattr("fer_estimator.faces.FacePipeline.warm_up", _never_called)
+    status = main(["predict", str(photo), "--model", str(model), "--trust-model",
+                   *[arg.format(**values) for arg in outputs]])
+    assert status == 2
+    assert message.format(**values) in capsys.readouterr().err
+    assert photo.read_bytes() == before and model.exists()
+
+
+def _never_called(*args, **kwargs):
+    raise AssertionError("the work started before the outputs were checked")
+
+
+@pytest.mark.parametrize("out, message", [
+    ("{tmp}", "out {tmp} is an existing folder"),
+    ("{tmp}/m.json", "the report {tmp}/m.json is the path of out too"),
+    ("{tmp}/data.csv", "out {tmp}/data.csv is the input data {tmp}/data.csv"),
+])
+def test_train_outputs_are_checked_before_the_first_epoch(tmp_path, capsys, monkeypatch, out,
+                                                          message):
+    data = tmp_path / "data.csv"
+    data.write_text("emotion,pixels,Usage\n")
+    monkeypatch.setattr("fer_estimator.training.load_split", _never_called)
+    status = main(["train", "--data", str(data), "--out", out.format(tmp=tmp_path)])
+    assert status == 2
+    assert message.format(tmp=tmp_path) in capsys.readouterr().err
+    assert data.read_text() == "emotion,pixels,Usage\n"
+
+
+def test_evaluate_outputs_are_checked_before_the_model_loads(model, tmp_path, capsys,
+                                                             monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setattr("fer_estimator.safe_format.load", _never_called)
+    status = main(["evaluate", "--model", str(model), "--trust-model", "--data", "x.csv",
+                   "--out-dir", str(blocker)])
+    assert status == 2
+    assert f"--out-dir {blocker} is an existing file; give a folder" in capsys.readouterr().err
+
+
+@pytest.fixture
+def failing_train(monkeypatch):
+    """``train`` raising the exception a test puts in ``failing_train.error``."""
+    class Failing:
+        error = None
+
+        def run(self, args):
+            raise self.error
+
+    failing = Failing()
+    monkeypatch.setattr("fer_estimator.cli.run_train", failing.run)
+    return failing
+
+
+@pytest.mark.parametrize("error, status, line", [
+    (KeyboardInterrupt(), 130, "fer-estimator train: interrupted (Ctrl-C)"),
+    (ValueError("bad value"), 2, "fer-estimator train: error: bad value"),
+    (TypeError("a bug"), 70, "fer-estimator train: internal error (TypeError: a bug); run again "
+                             "with --verbose for the traceback, and report it"),
+    (RuntimeError("a bug"), 70, "fer-estimator train: internal error (RuntimeError: a bug)"),
+])
+def test_every_ending_is_one_line_with_its_documented_status(failing_train, capsys, error,
+                                                              status, line):
+    failing_train.error = error
+    assert main(["train"]) == status
+    err = capsys.readouterr().err
+    assert err.startswith(line) and err.count("\n") == 1 and "Traceback" not in err
+    assert f"{status} " in build_parser().format_help()  # the status is documented
+
+
+def test_an_internal_error_shows_its_traceback_with_verbose(failing_train, capsys):
+    failing_train.error = TypeError("a bug")
+    assert main(["train", "--verbose"]) == 70
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "internal error" in err
+
+
+def test_a_huge_message_is_capped(failing_train, capsys):
+    failing_train.error = ValueError("x" * 10**6)  # a 1 MB "column name" quoted from a file
+    assert main(["train"]) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 1200 and "(999,000 more characters)" in err
+
+
+def test_sigterm_during_a_batch_saves_what_ctrl_c_saves(model, photos, tmp_path, capsys,
+                                                        monkeypatch):
+    import signal
+
+    from fer_estimator import cli
+
+    predict_source = cli._predict_source
+
+    def terminated_at_the_second(pipeline, source, frame_stride):
+        if source.name == "b.png":
+            signal.raise_signal(signal.SIGTERM)  # `kill -TERM`, delivered to this thread
+        return predict_source(pipeline, source, frame_stride)
+
+    monkeypatch.setattr(cli, "_predict_source", terminated_at_the_second)
+    json_path, csv_path = tmp_path / "r.json", tmp_path / "r.csv"
+    status = main(["predict", str(photos / "a.jpg"), str(photos / "b.png"), "--model",
+                   str(model), "--trust-model", "--json", str(json_path), "--csv", str(csv_path)])
+    assert status == 143
+    assert "fer-estimator predict: terminated (SIGTERM)" in capsys.readouterr().err
+    assert [image["image"] for image in json.loads(json_path.read_text())["images"]] == \
+        [str(photos / "a.jpg")]
+    assert pd.read_csv(csv_path)["image"].tolist() == [str(photos / "a.jpg")]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+
+
+def test_names_that_are_not_utf8_round_trip_in_the_csv_and_json(model, photos, tmp_path,
+                                                                capsys):
+    name = b"caf\xe9.jpg"  # Latin-1, not UTF-8
+    raw_path = os.path.join(os.fsencode(photos), name)
+    with open(raw_path, "wb") as file:
+        file.write((photos / "a.jpg").read_bytes())
+    path = os.fsdecode(raw_path)  # how Python holds it: the bad byte as a lone surrogate
+    json_path, csv_path = tmp_path / "r.json", tmp_path / "r.csv"
+    status = main(["predict", path, "--model", str(model), "--trust-model",
+                   "--json", str(json_path), "--csv", str(csv_path)])
+    assert status == 0, capsys.readouterr().err
+    assert "caf\\xe9.jpg: 1 face" in capsys.readouterr().out
+    [from_json] = [image["image"] for image in json.loads(json_path.read_text())["images"]]
+    [from_csv] = pd.read_csv(csv_path, encoding_errors="surrogateescape")["image"].tolist()
+    assert os.fsencode(from_json) == os.fsencode(from_csv) == raw_path
+
+
+def test_serve_on_a_taken_port_is_a_clear_setup_error(model, capsys):
+    pytest.importorskip("uvicorn")
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status = main(["serve", "--port", str(port), "--model", str(model), "--trust-model"])
+    assert status == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Tests for the FER2013 loader, its cache and the vectorised pixel-string parser."""
 
+import gzip
 import os
 import re
 
@@ -403,3 +404,95 @@ def test_an_edit_in_place_with_the_same_size_and_mtime_is_not_served_stale(
         assert bunch.data[0].ravel()[0] == 9
     else:
         assert bunch.data[0].split()[0] == "9"
+
+
+# --- bounded reads: no file exhausts memory or time ---------------------------------------
+
+def test_a_huge_sparse_file_is_refused_from_its_size(tmp_path, cache_dir):
+    path = tmp_path / "s.csv"
+    with open(path, "wb") as file:
+        file.truncate(2**31)  # `truncate -s 2G s.csv`: sparse, nothing is written
+    with pytest.raises(ValueError, match=r"s.csv: 2,147,483,648 bytes, more than the "
+                                         r"1,073,741,824") as caught:
+        load_fer2013(path, cache_dir=cache_dir)
+    assert len(str(caught.value)) < 200
+
+
+def test_a_header_without_end_is_refused_after_its_bound(tmp_path, cache_dir):
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"\0" * 2**23)
+    with pytest.raises(ValueError, match=r"nul.csv: line 1 \(the header\) is longer than "
+                                         r"4,096 bytes") as caught:
+        load_fer2013(path, cache_dir=cache_dir)
+    assert len(str(caught.value)) < 200
+
+
+def test_a_gzip_bomb_of_nul_bytes_is_refused_at_the_line_bound(tmp_path, cache_dir):
+    path = tmp_path / "bomb.csv"  # known as gzip by its first bytes, not its name
+    with gzip.open(path, "wb", compresslevel=1) as file:
+        file.write(b"emotion,pixels,Usage\n" + b"\0" * 2**24)
+    assert path.stat().st_size < 2**17
+    with pytest.raises(ValueError, match=r"bomb.csv: line 2 is longer than 1,048,576 bytes"):
+        load_fer2013(path, cache_dir=cache_dir)
+
+
+def test_decompressed_text_and_lines_are_budgeted(tmp_path, cache_dir, monkeypatch):
+    table, _ = make_table(40)
+    path = tmp_path / "fer.csv.gz"
+    table.to_csv(path, index=False, compression="gzip")
+    monkeypatch.setattr(data, "MAX_CSV_BYTES", 100_000)  # the 40 rows inflate to ~250 kB
+    with pytest.raises(ValueError, match=r"fer.csv.gz: more than 100,000 bytes of text"):
+        load_fer2013(path, cache_dir=cache_dir)
+    monkeypatch.setattr(data, "MAX_CSV_BYTES", 2**30)
+    monkeypatch.setattr(data, "MAX_CSV_LINES", 39)
+    with pytest.raises(ValueError, match=r"fer.csv.gz: more than 39 lines"):
+        load_fer2013(path, cache_dir=cache_dir)
+    monkeypatch.setattr(data, "MAX_CSV_LINES", 41)  # the header and 40 rows fit
+    assert len(load_fer2013(path, cache_dir=cache_dir).target) == 40
+
+
+def test_a_line_longer_than_its_bound_across_reads(tmp_path, cache_dir, monkeypatch):
+    table, _ = make_table(3)
+    path = tmp_path / "fer.csv"
+    table.to_csv(path, index=False)
+    monkeypatch.setattr(data, "MAX_LINE_BYTES", 5000)  # below one row's ~9 kB
+    with pytest.raises(ValueError, match=r"fer.csv: line 2 is longer than 5,000 bytes"):
+        load_fer2013(path, cache_dir=cache_dir)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_not_a_regular_file_is_named_as_such(tmp_path, cache_dir, kind):
+    if kind == "fifo":
+        path = tmp_path / "pipe.csv"
+        os.mkfifo(path)
+        expected = "a FIFO"
+    elif kind == "device":
+        path, expected = "/dev/zero", "a character device"
+    else:
+        path, expected = tmp_path, "a folder"
+    with pytest.raises(ValueError, match=rf"is not a regular file \({expected}"):
+        load_fer2013(path, cache_dir=cache_dir)
+
+
+@pytest.mark.parametrize("change", ["images dtype", "images shape", "emotion range", "usage"])
+def test_a_cache_with_arrays_of_the_wrong_shape_or_dtype_is_not_used(small_csv, cache_dir,
+                                                                      change):
+    path, _, images = small_csv
+    load_fer2013(path, cache_dir=cache_dir)
+    (cache_file,) = cache_dir.glob("*.npz")
+    with np.load(cache_file) as stored:
+        arrays = dict(stored)
+    if change == "images dtype":
+        arrays["images"] = arrays["images"].astype(np.float64)
+    elif change == "images shape":
+        arrays["images"] = arrays["images"].reshape(len(images), 96, 24)
+    elif change == "emotion range":
+        arrays["emotion"] = arrays["emotion"] + 50
+    else:
+        arrays["usage"] = np.array(["Bogus"] * len(images))
+    with open(cache_file, "wb") as file:
+        np.savez(file, **arrays)
+    bunch = load_fer2013(path, cache_dir=cache_dir)
+    np.testing.assert_array_equal(bunch.data, images)
+    assert bunch.data.dtype == np.uint8 and set(bunch.target) <= set(range(7))
+    assert set(bunch.usage) <= set(data.USAGES)

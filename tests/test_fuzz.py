@@ -149,3 +149,78 @@ def test_read_image_gives_bgr_or_value_error(data, suffix, max_pixels):
     assert image.size > 0
     if max_pixels is not None:
         assert image.shape[0] * image.shape[1] <= max_pixels
+
+
+# --- the command line's output paths (issue #20) ----------------------------------------------
+
+# What a path of the pool can be before the run: absent, a file or a folder.
+LAYOUT_KINDS = st.sampled_from(["absent", "file", "folder"])
+# Outputs drawn among the input photo, the model, names that may be files or folders, a path
+# below one of them, and fresh names.
+OUTPUT_CHOICES = st.sampled_from([None, "p.jpg", "m.joblib", "x", "y", "x/r.json", "new.csv",
+                                  "deep/er/r.json", "p.jpg/r.csv"])
+ANNOTATED_CHOICES = st.sampled_from([None, "x", "y", "new", "p.jpg", "n.jpg", "x/n.jpg"])
+
+
+class _Started(Exception):
+    """Raised where the first image would be read: the outputs were accepted."""
+
+
+def _start(*args, **kwargs):
+    raise _Started()
+
+
+def _expected_refusal(root, outputs):
+    """The option the checks must name, or None when every output can be written safely (the
+    specification, written out: no output is an input or another output, none is a folder
+    where a file goes or a file where a folder goes, and none lies below a file)."""
+    taken = {root / "p.jpg", root / "m.joblib"}
+    for option, name, is_folder in outputs:
+        path = root / name
+        nearest = next(parent for parent in (path if is_folder else path.parent, *path.parents)
+                       if parent.exists())
+        if (path in taken or not nearest.is_dir() or (path.is_dir() and not is_folder)
+                or (path.is_file() and is_folder)):
+            return option
+        taken.add(path)
+    return None
+
+
+@FUZZ
+@given(st.fixed_dictionaries({"x": LAYOUT_KINDS, "y": LAYOUT_KINDS}),
+       OUTPUT_CHOICES, OUTPUT_CHOICES, ANNOTATED_CHOICES)
+def test_output_paths_are_accepted_exactly_when_they_are_safe(layout, json_name, csv_name,
+                                                              out_name):
+    from fer_estimator.cli import main
+
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        root = Path(folder).resolve()
+        (root / "p.jpg").write_bytes(b"the photo")
+        (root / "m.joblib").write_bytes(b"the model")
+        for name, kind in layout.items():
+            if kind == "file":
+                (root / name).write_bytes(b"old")
+            elif kind == "folder":
+                (root / name).mkdir()
+        outputs = [(option, name, option == "--out" and not name.endswith(".jpg"))
+                   for option, name in (("--out", out_name), ("--json", json_name),
+                                        ("--csv", csv_name)) if name is not None]
+        # The folder --out first, as the command checks folders before files.
+        outputs.sort(key=lambda output: not output[2])
+        expected = _expected_refusal(root, outputs)
+        patch.setattr("fer_estimator.faces.FacePipeline.warm_up", _start)
+        errors = []
+        patch.setattr("sys.stderr", type("Capture", (), {"write": errors.append,
+                                                          "flush": lambda self: None})())
+        status = main(["predict", str(root / "p.jpg"), "--model", str(root / "m.joblib"),
+                       "--trust-model",
+                       *[arg for option, name, _ in outputs for arg in (option, str(root / name))]])
+        message = "".join(errors)
+        if expected is None:
+            assert status == 70 and "_Started" in message, message
+        else:
+            assert status == 2 and f"predict: error: {expected} " in message, message
+        # Nothing was written or replaced before the checks passed.
+        assert (root / "p.jpg").read_bytes() == b"the photo"
+        assert (root / "m.joblib").read_bytes() == b"the model"
+        assert not (root / "new.csv").exists() and not (root / "deep").exists()

@@ -358,3 +358,42 @@ def test_a_space_of_invalid_combinations_only_stops_the_worker(tmp_path, faces):
     with pytest.raises(ValueError, match=r"the last 10 trials of this worker had invalid "
                                          r"parameters.*'warmup_epochs'"):
         search.fit(X, y)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"timeout": -1}, r"timeout must be a positive, finite number of seconds or None, got -1"),
+    ({"timeout": float("nan")}, r"timeout must be .* got nan"),
+    ({"n_trials": True}, r"n_trials must be a positive int, got True"),
+    ({"heartbeat_interval": 0}, r"heartbeat_interval must be an int of at least 1"),
+    ({"max_retry": -1}, r"max_retry must be an int of at least 0"),
+    ({"subsample": 1.5}, r"a float subsample must be in \(0, 1\]"),
+])
+def test_bad_options_are_refused_as_such_before_the_study(tmp_path, faces, options, message):
+    X, y = faces
+    with pytest.raises(ValueError, match=message):
+        _search(tmp_path, **options).fit(X, y)
+    assert not (tmp_path / "study.db").exists()
+
+
+def test_a_depth_too_deep_for_the_images_is_refused_before_the_study(tmp_path, faces):
+    X, y = faces
+    search = FERSearchCV(make_fer_pipeline(**MICRO_CNN), {"depth": IntDistribution(1, 6)},
+                         storage=f"sqlite:///{tmp_path / 'study.db'}")
+    with pytest.raises(ValueError, match=r"search space entry 'depth' allows 6.*depth must "
+                                         r"be between 1 and 5"):
+        search.fit(X, y)
+    assert not (tmp_path / "study.db").exists()
+
+
+@pytest.mark.parametrize("uri, database", [
+    ("sqlite:///file:studies/uri.db?mode=rwc&uri=true", "studies/uri.db"),
+    ("sqlite:///file:{tmp}/abs/uri.db?uri=true", "{tmp}/abs/uri.db"),
+])
+def test_a_sqlite_uri_storage_makes_no_folder_named_file(tmp_path, monkeypatch, uri, database):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    storage = open_storage(uri.format(tmp=tmp_path))
+    optuna.create_study(storage=storage, study_name="uri")
+    assert (work / database.format(tmp=tmp_path)).is_file()
+    assert not any(path.name.startswith("file:") for path in work.iterdir())

@@ -2,6 +2,7 @@
 run on synthetic faces, and bad options."""
 
 import json
+import os
 
 import pytest
 
@@ -86,4 +87,68 @@ def test_bad_numbers_are_usage_errors_naming_the_option(tmp_path, capsys, option
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {option}" in err and "cannot open" not in err
+    assert not (tmp_path / "studies.db").exists()
+
+
+def test_a_depth_the_images_cannot_take_is_refused_before_the_study(tmp_path, capsys):
+    # depth=9 halves 48 px nine times: it once failed inside the first trial, with Optuna's
+    # traceback and a FAIL trial left in the study.
+    status = main([*_short_run(tmp_path), "--space", '{"depth": [9]}'])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "search space entry 'depth' allows 9" in err and "(48, 48, 1)" in err
+    assert "between 1 and 5" in err and "Traceback" not in err
+    assert not (tmp_path / "studies.db").exists()
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "too large", "missing"])
+def test_a_space_file_is_read_bounded_and_named_by_its_kind(tmp_path, capsys, kind):
+    path = tmp_path / "space.json"
+    if kind == "device":
+        path, expected = "/dev/zero", "is not a regular file (a character device)"
+    elif kind == "fifo":
+        os.mkfifo(path)  # opening it would block until a writer comes
+        expected = "is not a regular file (a FIFO"
+    elif kind == "too large":
+        path.write_text('{"dropout": [0.1]}' + " " * 2**20)
+        expected = "is larger than 1,048,576 bytes"
+    else:
+        expected = "--space file not found"
+    status = main([*_short_run(tmp_path), "--space", f"@{path}"])
+    err = capsys.readouterr().err
+    assert status == 2 and expected in err, err
+    assert not (tmp_path / "studies.db").exists()
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf"])
+def test_a_bad_timeout_is_refused_as_such(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exit_:
+        fer_estimator_main(["search", *_short_run(tmp_path), "--timeout", value])
+    assert exit_.value.code == 2
+    assert "argument --timeout: must be a positive, finite number" in capsys.readouterr().err
+    assert not (tmp_path / "studies.db").exists()
+
+
+@pytest.mark.parametrize("layout", ["models dir is a file", "report is a folder",
+                                    "model is the data"])
+def test_search_outputs_are_checked_before_the_study(tmp_path, capsys, layout):
+    models = tmp_path / "models"
+    data = tmp_path / "fer.csv"
+    data.write_text("emotion,pixels,Usage\n")
+    if layout == "models dir is a file":
+        models.write_text("not a folder")
+        expected = "--models-dir"
+    elif layout == "report is a folder":
+        (models / "cli.json").mkdir(parents=True)
+        expected = "the report"
+    else:
+        models.mkdir()
+        data = models / "cli.fer.zip"
+        data.write_text("emotion,pixels,Usage\n")
+        expected = "is the input --data"
+    run = [arg for arg in _short_run(tmp_path) if arg not in ("--no-refit", "--synthetic")]
+    status = main([*run, "--data", str(data), "--study-name", "cli", "--models-dir",
+                   str(models)])
+    err = capsys.readouterr().err
+    assert status == 2 and expected in err, err
     assert not (tmp_path / "studies.db").exists()

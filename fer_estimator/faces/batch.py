@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
+from .._output_paths import printable
 from ..persistence import dump_json, write_atomically
 from .media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video_path, write_image
 from .results import FaceResults
@@ -174,12 +175,19 @@ def out_is_a_file(out, sources):
 
 
 def save_results(results, json_path=None, csv_path=None):
-    """Write ``results`` (FaceResults) as JSON and/or CSV, atomically."""
+    """Write ``results`` (FaceResults) as JSON and/or CSV, atomically.
+
+    A file name that is not valid UTF-8 (Python holds its bad bytes as lone surrogates, as
+    ``os.fsdecode`` does) is written as it is on disk: in the CSV as its own bytes (read it back
+    with ``encoding_errors="surrogateescape"``), in the JSON as ``\\udcXX`` escapes, which
+    Python's ``json`` reads back to the same string; ``os.fsencode`` of either gives the name.
+    """
     if json_path is not None:
         dump_json(results.to_dict(), json_path)
     if csv_path is not None:
         frame = results.to_frame()
-        write_atomically(csv_path, lambda temp: frame.to_csv(temp, index=False))
+        write_atomically(csv_path, lambda temp: frame.to_csv(temp, index=False,
+                                                             errors="surrogateescape"))
 
 
 def summary(faces):
@@ -187,8 +195,8 @@ def summary(faces):
     where = faces.image if faces.frame is None else f"{faces.image} frame {faces.frame}"
     found = ", ".join(f"{face.label} {face.probabilities[face.label]:.0%} at {face.box}"
                       for face in faces)
-    return f"{where}: {len(faces)} face{'' if len(faces) == 1 else 's'}" + \
-        (f": {found}" if found else "")
+    return printable(f"{where}: {len(faces)} face{'' if len(faces) == 1 else 's'}" +
+                     (f": {found}" if found else ""))
 
 
 def _reason(source, error):
@@ -200,4 +208,4 @@ def _reason(source, error):
 
 def log_to_stderr(message):
     """Print ``message`` on stderr, with a ``fer-estimator:`` prefix, above any progress bar."""
-    tqdm.write(f"fer-estimator: {message}", file=sys.stderr)
+    tqdm.write(f"fer-estimator: {printable(message)}", file=sys.stderr)

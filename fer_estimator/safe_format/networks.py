@@ -87,7 +87,7 @@ _WEIGHTLESS = (
     "GlobalMaxPooling2D", "GlobalMaxPooling3D", "Flatten", "Reshape", "Permute", "Add",
     "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "ZeroPadding2D",
     "Cropping2D", "Rescaling", "RandomFlip", "RandomTranslation", "RandomZoom",
-    "RandomRotation", "RandomContrast", "RandomBrightness",
+    "RandomRotation", "RandomContrast", "RandomBrightness", "RandomErasing",
 )
 # Layer class -> the number of weights it creates, from its config and its input shape. A
 # config naming a class not listed is refused: its weights cannot be counted before building.

@@ -15,6 +15,7 @@ import time
 
 from ..cli_options import (
     Command,
+    CommandError,
     add_model_arguments,
     face_pipeline_params,
     positive_int,
@@ -45,8 +46,22 @@ def _web_modules():
         import python_multipart  # noqa: F401
         import uvicorn
     except ImportError as error:
-        raise RuntimeError(f"{error.name} is missing: {SERVE_EXTRA}") from None
+        raise CommandError(f"{error.name} is missing: {SERVE_EXTRA}") from None
     return uvicorn
+
+
+def check_port_free(host, port):
+    """Raise a :class:`~fer_estimator.cli_options.CommandError` (exit status 2) when ``port``
+    of ``host`` cannot be listened on, before the model loads; uvicorn would only log it and
+    exit with its own status 3. (Another process may still take the port in between.)"""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind((host, port))
+    except OSError as error:
+        raise CommandError(f"cannot listen on {host}:{port}: {error.strerror or error} (is "
+                           f"another server using the port? choose another --port)") from None
 
 
 def _warn_if_public(host):
@@ -80,14 +95,20 @@ def run_serve(args):
     from .app import create_app
     from .model import load_estimator
 
+    check_port_free(args.host, args.port)
+
     app = create_app(load_estimator(args.model, args.trust_model), workers=args.workers,
                      max_bytes=args.max_bytes, max_pixels=args.max_pixels,
                      **face_pipeline_params(args))
     _warn_if_public(args.host)
     print(f"fer-estimator serve: http://{args.host}:{args.port}/ (API: /docs); Ctrl-C stops",
           file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                limit_max_requests=args.max_requests, timeout_graceful_shutdown=2)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                    limit_max_requests=args.max_requests, timeout_graceful_shutdown=2)
+    except SystemExit as stop:  # uvicorn's start-up failure (the port taken meanwhile)
+        raise CommandError(f"could not serve on {args.host}:{args.port} (uvicorn exited with "
+                           f"{stop.code}; is the port in use?)") from None
     return 0
 
 
@@ -134,6 +155,7 @@ def run_live_command(args):
     web = not args.no_display and (args.serve or not gui_available())
     if web:
         _web_modules()
+        check_port_free(args.host, args.port)
     capture = open_capture(source)  # first: a wrong source fails before the model loads
     frames = hub = stop_web = stats = None
     try:
@@ -225,7 +247,7 @@ def serve_in_thread(app, host=DEFAULT_HOST, port=8000):
         time.sleep(0.05)
     if not server.started:
         server.should_exit = True
-        raise RuntimeError(f"could not serve on {host}:{port} (port in use?)")
+        raise OSError(f"could not serve on {host}:{port} (port in use?)")
 
     def stop():
         server.should_exit = True
