@@ -26,6 +26,8 @@ from .search.cli import run_search
 from .serve.commands import add_live_command, add_serve_command
 
 DEMO_NAME = "astronaut"  # scikit-image's bundled photo, for trying the command without a photo
+FOLDER_HELP = ("<class>/<image> folders, or FER2013's image release train|test/<emotion>/<image> "
+               "(train: Training, test: PublicTest)")
 EXIT_STATUS = """exit status:
   0  every input was processed
   1  done, but some inputs were skipped (each reported on stderr with its reason)
@@ -118,16 +120,19 @@ def add_train_command(subcommands):
     """``train``: fit, evaluate and save a FER pipeline (synthetic faces when no data is given)."""
     parser = subcommands.add_parser(
         "train", help="train, evaluate and save a FER pipeline",
-        description="Train a FER pipeline on the Training rows of a FER2013-format CSV (or on "
-                    "synthetic faces when --data is not given), evaluate it on the PublicTest "
-                    "rows, and save it next to a JSON report: in the safe .fer.zip format, or "
-                    "with joblib when --out ends in .joblib.")
-    parser.add_argument("--data", type=Path, help="FER2013-format CSV (default: synthetic faces)")
+        description="Train a FER pipeline on the Training rows of a FER2013-format CSV or "
+                    "image folder (or on synthetic faces when --data is not given), evaluate "
+                    "it on the PublicTest rows, and save it next to a JSON report: in the safe "
+                    ".fer.zip format, or with joblib when --out ends in .joblib.")
+    parser.add_argument("--data", type=Path,
+                        help=f"FER2013-format CSV, or an image folder: {FOLDER_HELP} "
+                             f"(default: synthetic faces)")
     parser.add_argument("--out", type=Path, default=Path("models/demo.fer.zip"),
                         help="where to save the pipeline: .fer.zip (safe format) or .joblib "
                              "(default: models/demo.fer.zip)")
-    parser.add_argument("--classes", type=int, choices=(7, 6), default=7,
-                        help="7 classes, or 6 with Disgust merged into Angry")
+    parser.add_argument("--classes", type=int, choices=(7, 6),
+                        help="7 classes, or 6 with Disgust merged into Angry (default: 7 for a "
+                             "CSV, the class folders found for an image folder)")
     parser.add_argument("--normalization", default="scale",
                         help="of the PixelTransformer: scale (default), standardize or per_image")
     parser.add_argument("--max-train-rows", type=positive_int, metavar="N",
@@ -166,9 +171,11 @@ def add_evaluate_command(subcommands):
                     "recall and F1, a confusion-matrix heatmap and (when the model kept them) "
                     "training curves, for a saved model on the rows of one Usage.")
     add_model_argument(parser, default=DEFAULT_MODEL_PATH)
-    parser.add_argument("--data", type=Path, required=True, help="FER2013-format CSV")
-    parser.add_argument("--usage", default="PublicTest",
-                        help="which rows to score (default: PublicTest)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help=f"FER2013-format CSV, or an image folder: {FOLDER_HELP}")
+    parser.add_argument("--usage",
+                        help="which rows to score (default: PublicTest; every image of an "
+                             "image folder without train/ and test/ folders)")
     parser.add_argument("--max-rows", type=positive_int, metavar="N",
                         help="score only the first N rows")
     parser.add_argument("--out-dir", type=Path,
@@ -179,29 +186,21 @@ def add_evaluate_command(subcommands):
 
 def run_evaluate(args):
     """Run ``evaluate``; see :func:`add_evaluate_command`."""
-    import numpy as np
-
-    from .data import load_fer2013
     from .evaluation import evaluate, format_report, save_figures
-    from .labels import class_names
     from .persistence import dump_json
     from .safe_format import load, model_stem
+    from .training import load_labelled
 
     model = load(args.model, trust=args.trust_model)
     if not hasattr(model, "predict_proba") or getattr(model, "classes_", None) is None:
         raise CommandError(f"{args.model} does not hold a fitted classifier (a "
                            f"{type(model).__name__}, without predict_proba or classes_)")
-    n_classes = len(model.classes_)
-    X, codes = load_fer2013(args.data, usage=args.usage, n_classes=n_classes, return_X_y=True)
-    X, codes = X[:args.max_rows], codes[:args.max_rows]
-    # Models trained here predict class names; others may predict the codes themselves.
-    uses_names = model.classes_.dtype.kind in "UO"
-    y = np.array(class_names(n_classes))[codes] if uses_names else codes
-    report = evaluate(model, X, y)
+    X, y, usage = load_labelled(args.data, usage=args.usage, classes=model.classes_)
+    report = evaluate(model, X[:args.max_rows], y[:args.max_rows])
     # The current folder, not the model's: that may be the package's (site-packages) or the
     # repository's models/, whose committed figures a quick --max-rows run would replace.
     out_dir = args.out_dir or Path.cwd() / f"{model_stem(args.model)}-evaluation"
-    report = {"model": str(args.model), "data": str(args.data), "usage": args.usage, **report}
+    report = {"model": str(args.model), "data": str(args.data), "usage": usage, **report}
     dump_json(report, out_dir / "evaluation.json")
     written = save_figures(model, report, out_dir)
     print(format_report(report))

@@ -33,8 +33,10 @@ def add_arguments(parser):
     """Add the search options to ``parser`` (an ``argparse.ArgumentParser``)."""
     data = parser.add_argument_group("data")
     data.add_argument("--data", type=Path, default=SHARED_FER2013_CSV,
-                      help="FER2013 CSV(.gz): trains on 'Training', tests on --test-usage "
-                           "(default: %(default)s)")
+                      help="FER2013 CSV(.gz), or an image folder (<class>/<image>, or "
+                           "FER2013's release train|test/<emotion>/<image>): trains on "
+                           "'Training', tests on --test-usage; a folder without train/ and "
+                           "test/ holds out 20%% for the test (default: %(default)s)")
     data.add_argument("--synthetic", action="store_true",
                       help="use synthetic faces instead of --data (a quick try-out)")
     data.add_argument("--test-usage", default="PublicTest",
