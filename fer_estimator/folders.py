@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from tqdm import tqdm
 
-from .data import IMAGE_SIZE, _default_cache_dir, check_image_size
+from .data import IMAGE_SIZE, USAGES, _default_cache_dir, check_image_size
 from .labels import EMOTIONS, class_names
 from .persistence import write_atomically
 
@@ -193,9 +193,10 @@ def _scan(root):
                     skipped.append((entry.path, reason))
                 else:
                     files.append((split, folder, entry.path))
-    # By split, then file name across the classes: numbered files (an export of the CSV's
-    # rows) load in their numbers' order, whatever their classes.
-    files.sort(key=lambda file: (file[0] or "", os.path.basename(file[2]), file[1]))
+    # By split in the CSV's Usage order, then file name across the classes: numbered files
+    # (an export of the CSV's rows) load in their numbers' order, whatever their classes.
+    files.sort(key=lambda file: (USAGES.index(SPLIT_USAGES[file[0].lower()]) if file[0] else 0,
+                                 os.path.basename(file[2]), file[1]))
     return split_folders, sorted(classes), files, skipped
 
 
