@@ -28,6 +28,7 @@ channels, more than 1000 classes. joblib files (pickles) still load through :fun
 """
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -282,6 +283,12 @@ def _describe_step(name, step, last):
             f"{type(step).__module__}.{kind}. Save this model with "
             f"fer_estimator.persistence.dump_joblib instead")
     params = step.get_params(deep=False)
+    if params.get("init_model") is not None:
+        # Its weights are in the network already: a path is kept as a record, a model object
+        # (not storable) dropped.
+        init_model = params["init_model"]
+        params["init_model"] = os.fspath(init_model) if isinstance(init_model, (str, os.PathLike)) \
+            else None
     for key in _OBJECT_PARAMS:
         if params.get(key) is not None:
             raise SafeFormatError(
