@@ -18,8 +18,9 @@ import traceback
 from pathlib import Path
 
 from ._paths import DEFAULT_MODEL_PATH
-from .cli_options import (add_model_argument, add_model_arguments, add_network_options,
-                          add_verbose_option, network_params, positive_int, silence_native_logs)
+from .cli_options import (add_detector_arguments, add_model_argument, add_model_arguments,
+                          add_network_options, add_verbose_option, network_params, positive_int,
+                          silence_native_logs)
 from .search.cli import DESCRIPTION as SEARCH_DESCRIPTION
 from .search.cli import add_arguments as add_search_arguments
 from .search.cli import run_search
@@ -209,6 +210,44 @@ def run_evaluate(args):
     return 0
 
 
+def add_cut_faces_command(subcommands):
+    """``cut-faces``: a training set of face crops from a folder of labelled photos."""
+    parser = subcommands.add_parser(
+        "cut-faces", help="make a training set of 48x48 face crops from labelled photos",
+        description="Find the faces in PHOTOS/<label>/<photo> and write each as a 48x48 gray "
+                    "crop in OUT/<label>/, with OUT/faces.csv naming every crop's photo and "
+                    "box; `train --data OUT` then trains on them. Photos with no face, with "
+                    "several faces (see --several) and files that are not images are "
+                    "reported on stderr.", epilog=EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("photos", type=Path, metavar="PHOTOS",
+                        help="a folder of label folders of photos (<label>/<photo>)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="a new or empty folder for the crops (outside PHOTOS)")
+    parser.add_argument("--several", choices=("skip", "largest", "all"), default="skip",
+                        help="a photo with several faces: skip it (default), keep its largest "
+                             "face, or keep all its faces")
+    add_detector_arguments(parser)
+    parser.set_defaults(run=run_cut_faces)
+
+
+def run_cut_faces(args):
+    """Run ``cut-faces``; see :func:`add_cut_faces_command`."""
+    from .faces import FacePipeline
+    from .faces.training_set import cut_faces
+
+    pipeline = FacePipeline(detector=args.detector, yunet_model=args.yunet_model,
+                            min_face_size=args.min_face_size)
+    report = cut_faces(args.photos, args.out, pipeline=pipeline, several=args.several,
+                       log=lambda message: print(message, file=sys.stderr))
+    print(f"wrote {report.written} face crops to {args.out} ({len(report.no_face)} photos "
+          f"without a face, {len(report.several_faces)} with several, {len(report.failed)} "
+          f"entries not read); train on them with: fer-estimator train --data {args.out}")
+    kept_all = not (report.no_face or report.failed or
+                    (report.several_faces and args.several == "skip"))
+    return 0 if kept_all else 1
+
+
 def add_search_command(subcommands):
     """``search``: an Optuna hyperparameter search (``fer-search`` is the same command)."""
     parser = subcommands.add_parser(
@@ -219,7 +258,7 @@ def add_search_command(subcommands):
 
 
 COMMANDS = (add_predict_command, add_train_command, add_evaluate_command, add_search_command,
-            add_serve_command, add_live_command)
+            add_cut_faces_command, add_serve_command, add_live_command)
 
 
 def build_parser():

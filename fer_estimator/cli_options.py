@@ -150,6 +150,12 @@ def add_model_arguments(parser):
     """``--model``, ``--trust-model``, ``--detector``, ``--yunet-model`` and ``--min-face-size``:
     the model and face detector of a :class:`~fer_estimator.faces.FacePipeline`."""
     add_model_argument(parser)
+    add_detector_arguments(parser)
+
+
+def add_detector_arguments(parser):
+    """``--detector``, ``--yunet-model`` and ``--min-face-size``: the face detector of a
+    :class:`~fer_estimator.faces.FacePipeline`."""
     parser.add_argument("--detector", choices=("haar", "yunet"), default="haar",
                         help="face detector (default: haar, bundled with OpenCV)")
     parser.add_argument("--yunet-model", type=Path,
