@@ -115,8 +115,8 @@ def load_image_folder(path, *, n_classes=None, image_size=IMAGE_SIZE, return_X_y
     Class names follow FER2013's order (Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral)
     when every class folder spells an emotion (``angry``, ``Happy``, ``happiness``,
     ``surprised``...: see :data:`EMOTION_SPELLINGS`); otherwise they are the folder names,
-    sorted. The rows are in the order of split, then file name, then class folder: the same on
-    every machine, and the CSV's row order for a folder whose file names number its rows
+    sorted. The rows are in the order of split (Training, PublicTest, PrivateTest), then file
+    name, then class folder: the same on every machine, and the CSV's row order for a folder whose file names number its rows
     (as :func:`save_image_folder` writes them).
     """
     if n_classes is not None:
