@@ -156,7 +156,7 @@ class FERClassifier(ScikerasClassifier):
         whose weights start every layer of the network that matches in name and weight shapes
         (the same architecture parameters); the output layer is new when the classes differ.
         A pipeline around this classifier should normalise the pixels as the init model's did
-        (the shipped models: ``normalization="scale"``). Read when the network is built (each
+        (its PixelTransformer's ``normalization``). Read when the network is built (each
         ``fit``); a saved model holds its own weights and never reads it again (the safe
         format keeps a path as given, and records a model object as None). ``clone`` shares
         the object instead of copying it unfitted.
