@@ -76,6 +76,7 @@ def test_the_second_load_comes_from_the_cache_until_a_file_changes(fer_folder, t
         cv2.imwrite(str(changed), original)
 
 
+@pytest.mark.slow
 def test_train_evaluate_and_search_match_the_csv(fer_csv, fer_folder, tmp_path, capsys):
     reports = {}
     for name, data in (("csv", fer_csv), ("folder", fer_folder)):
