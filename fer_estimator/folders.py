@@ -180,6 +180,9 @@ def _scan(root):
         folders = _subfolders(base)
         if not folders:
             _refuse_no_classes(base)
+        skipped += [(entry.path, "an image outside the class folders: it has no label")
+                    for entry in sorted(os.scandir(base), key=lambda entry: entry.name)
+                    if _is_image_file(entry)]
         for folder in folders:
             if (base / folder).resolve() in above:
                 skipped.append((str(base / folder), "a symbolic link to a folder above it "
@@ -226,8 +229,6 @@ def _check_folder_name(folder):
 
 def _not_an_image(entry):
     """Why ``entry`` of a class folder is not loaded, or None for an image file."""
-    from .faces.media import IMAGE_SUFFIXES
-
     try:
         if entry.is_dir():
             return ("a folder inside a class folder: not loaded (nested folders are not "
@@ -237,10 +238,16 @@ def _not_an_image(entry):
             return "not a regular file"
     except OSError as error:  # a broken symbolic link, or one in a loop
         return f"unreadable entry ({error.strerror or error})"
-    suffix = Path(entry.name).suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
+    if not _is_image_file(entry):
+        suffix = Path(entry.name).suffix.lower()
         return f"not an image file (suffix {suffix or 'none'!r})"
     return None
+
+
+def _is_image_file(entry):
+    from .faces.media import IMAGE_SUFFIXES
+
+    return Path(entry.name).suffix.lower() in IMAGE_SUFFIXES and entry.is_file()
 
 
 def _decode_all(files, image_size, n_jobs, progress):

@@ -186,16 +186,18 @@ def test_entries_that_are_not_images_are_skipped_and_named(tmp_path):
     (root / "sad" / "self.png").symlink_to("self.png")  # a link to itself: a loop
     (root / "sad" / "up").symlink_to("..", target_is_directory=True)  # a folder loop
     (root / "loop").symlink_to(".", target_is_directory=True)  # a class folder loop
-    with pytest.warns(UserWarning, match="skipped 6 entries") as caught:
+    cv2.imwrite(str(root / "stray.png"), _gray())  # in no class folder
+    with pytest.warns(UserWarning, match="skipped 7 entries") as caught:
         bunch = load_image_folder(root)
     reasons = {os.path.relpath(path, root): reason for path, reason in bunch.skipped}
     assert set(reasons) == {"happy/notes.txt", "happy/broken.png", "sad/nested", "sad/self.png",
-                            "sad/up", "loop"}
+                            "sad/up", "loop", "stray.png"}
     assert "not an image file" in reasons["happy/notes.txt"]
     assert "not a readable image" in reasons["happy/broken.png"]
     assert "nested folders are not classes" in reasons["sad/nested"]
     assert "symbolic links" in reasons["sad/self.png"]
     assert "a loop" in reasons["loop"]
+    assert "has no label" in reasons["stray.png"]
     assert all(name in str(caught[0].message) for name in ("notes.txt", "broken.png", "nested"))
     assert list(bunch.target_names) == ["Happy", "Sad"] and len(bunch.target) == 4
     with pytest.raises(ValueError, match="broken.png: not a readable image"):
