@@ -65,7 +65,7 @@ def main(argv=None):
         make_folder(folder, args.train_rows, args.test_rows, args.seed)
         X_train, y_train, X_test, y_test, source = load_split(folder)
         print(f"{len(y_train)} training and {len(y_test)} test images, classes "
-              f"{sorted(set(y_train))}, from {source}")
+              f"{sorted(map(str, set(y_train)))}, from {source}")
         for name, init_model in (("fine-tuned", args.init_model), ("from scratch", None)):
             pipeline = make_fer_pipeline(normalization, init_model=init_model,
                                          **recipe(shipped, args.epochs, args.seed))
