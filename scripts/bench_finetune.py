@@ -28,14 +28,14 @@ from fer_estimator.safe_format import load
 from fer_estimator.training import load_split
 
 
-def recipe(shipped, epochs, seed):
+def recipe(shipped, epochs, seed, verbose):
     """The shipped network's architecture with a short cosine schedule, the same for both."""
     params = shipped[-1].get_params()
     architecture = {name: params[name] for name in ("depth", "base_filters", "dense_units")}
     return dict(architecture, optimizer="adamw", learning_rate=1e-3, weight_decay=0.05,
                 lr_schedule="cosine", warmup_epochs=1, label_smoothing=0.1, batch_size=64,
                 epochs=epochs, early_stopping_patience=None, validation_fraction=0.0,
-                random_state=seed, verbose=0)
+                random_state=seed, verbose=verbose)
 
 
 def make_folder(folder, train_rows, test_rows, seed):
@@ -55,6 +55,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init-model", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--json", type=Path, help="save the figures here")
+    parser.add_argument("--verbose", type=int, default=2, help="Keras verbosity (2: a line per epoch)")
     args = parser.parse_args(argv)
 
     shipped = load(args.init_model)
@@ -68,7 +69,7 @@ def main(argv=None):
               f"{sorted(map(str, set(y_train)))}, from {source}")
         for name, init_model in (("fine-tuned", args.init_model), ("from scratch", None)):
             pipeline = make_fer_pipeline(normalization, init_model=init_model,
-                                         **recipe(shipped, args.epochs, args.seed))
+                                         **recipe(shipped, args.epochs, args.seed, args.verbose))
             started = time.perf_counter()
             pipeline.fit(X_train, y_train)
             seconds = time.perf_counter() - started
