@@ -55,7 +55,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init-model", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--json", type=Path, help="save the figures here")
-    parser.add_argument("--verbose", type=int, default=2, help="Keras verbosity (2: a line per epoch)")
+    parser.add_argument("--verbose", type=int, default=2,
+                        help="Keras verbosity (default: 2, a line per epoch)")
     args = parser.parse_args(argv)
 
     shipped = load(args.init_model)
