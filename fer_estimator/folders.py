@@ -116,8 +116,8 @@ def load_image_folder(path, *, n_classes=None, image_size=IMAGE_SIZE, return_X_y
     when every class folder spells an emotion (``angry``, ``Happy``, ``happiness``,
     ``surprised``...: see :data:`EMOTION_SPELLINGS`); otherwise they are the folder names,
     sorted. The rows are in the order of split (Training, PublicTest, PrivateTest), then file
-    name, then class folder: the same on every machine, and the CSV's row order for a folder whose file names number its rows
-    (as :func:`save_image_folder` writes them).
+    name, then class folder: the same on every machine, and the CSV's row order for a folder
+    whose file names number its rows (as :func:`save_image_folder` writes them).
     """
     if n_classes is not None:
         class_names(n_classes)  # validates it before any file work
@@ -311,7 +311,8 @@ def _class_codes(root, folders, n_classes):
 
 def _warn_skipped(root, skipped):
     listed = "; ".join(f"{shown(path)}: {reason}" for path, reason in skipped[:20])
-    more = f"; and {len(skipped) - 20} more (Bunch.skipped lists them)" if len(skipped) > 20 else ""
+    more = (f"; and {len(skipped) - 20} more (Bunch.skipped lists them)" if len(skipped) > 20
+            else "")
     warnings.warn(f"{shown(root)}: skipped {len(skipped)} entries: {listed}{more}", UserWarning,
                   stacklevel=3)
 

@@ -5,8 +5,8 @@
 PublicTest rows of the shared FER2013 CSV, which the shipped model never trained on (the shared
 CSV has no PrivateTest rows), become an image folder (FER2013's release layout, PNG):
 ``--train-rows`` of them as its ``train/`` split and ``--test-rows`` others as its ``test/``
-split (both stratified), on a class list that differs from the shipped model's (6 classes, Disgust merged into Angry: a new output layer). The same recipe and
-epochs train two pipelines on ``train/``: one from the shipped model's weights
+split (both stratified), on a class list that differs from the shipped model's (6 classes,
+Disgust merged into Angry: a new output layer). The same recipe and epochs train two pipelines on ``train/``: one from the shipped model's weights
 (``FERClassifier(init_model=...)``), one from a random start; both are scored on ``test/``.
 """
 
