@@ -3,15 +3,17 @@ adapter in :mod:`fer_estimator._scikeras`)."""
 
 import inspect
 import math
+import os
 from numbers import Integral, Real
 
 import keras
 import numpy as np
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import FunctionTransformer
 
-from ._scikeras import SINGLE_CALL_BATCH, Interval, ScikerasClassifier, StrOptions
+from ._scikeras import SINGLE_CALL_BATCH, HasMethods, Interval, ScikerasClassifier, StrOptions
 # Saved models refer to their label encoder's class by this module's name.
 from ._scikeras import _OneHotLabelEncoder  # noqa: F401
 from ._versions import check_saved_versions, current_versions
@@ -19,6 +21,7 @@ from .architecture import (architecture_parameters, build_network, check_depth_f
                            get_architecture)
 from .batches import MixedBatches, mirror_images
 from .distillation import distillation_targets
+from .finetune import copy_matching_weights
 from .precision import PRECISIONS, resolve_precision
 from .schedules import WarmupCosineSchedule
 
@@ -172,6 +175,15 @@ class FERClassifier(ScikerasClassifier):
         Numeric precision of training and prediction. ``"auto"`` uses mixed bfloat16
         (bfloat16 compute, float32 weights and softmax) on a CPU-only machine whose CPU has
         AVX-512 BF16 or AMX, float32 elsewhere. Saved models predict on any CPU and backend.
+    init_model : str, path-like, FERClassifier, Pipeline or None, default=None
+        Fine-tuning: a ``.fer.zip`` file or a fitted FERClassifier (or pipeline ending in one)
+        whose weights start every layer of the network that matches in name and weight shapes
+        (the same architecture parameters); the output layer is new when the classes differ.
+        A pipeline around this classifier should normalise the pixels as the init model's did
+        (its PixelTransformer's ``normalization``). Read when the network is built (each
+        ``fit``); a saved model holds its own weights and never reads it again (the safe
+        format keeps a path as given, and records a model object as None). ``clone`` shares
+        the object instead of copying it unfitted.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, augmentation and the validation split on
         every Keras backend (through ``keras.utils.set_random_seed``).
@@ -192,6 +204,8 @@ class FERClassifier(ScikerasClassifier):
         The trained network.
     precision_ : str
         The dtype policy the network was built with.
+    init_layers_ : list of str
+        With ``init_model``: the layers whose weights it gave.
     history_ : dict of str to list
         Per-epoch training metrics (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
         ``learning_rate``).
@@ -225,6 +239,7 @@ class FERClassifier(ScikerasClassifier):
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "tta": ["boolean"],
         "precision": [StrOptions(set(PRECISIONS))],
+        "init_model": [str, os.PathLike, HasMethods(["predict_proba"]), None],
     }
 
     def __init__(self, architecture="vgg", depth=4, base_filters=64, dropout=0.25, l2=1e-4,
@@ -235,7 +250,8 @@ class FERClassifier(ScikerasClassifier):
                  validation_random_state=None, horizontal_flip=True, shift_range=0.1,
                  zoom_range=0.1, random_erasing=0.0, mixup_alpha=0.0, cutmix_alpha=0.0,
                  teacher_weight=0.5, temperature=1.0, class_weight=None, tta=False,
-                 precision="auto", random_state=None, verbose=0, optimizer="adam", **kwargs):
+                 precision="auto", random_state=None, verbose=0, optimizer="adam",
+                 init_model=None, **kwargs):
         super().__init__(batch_size=batch_size, epochs=epochs, class_weight=class_weight,
                          random_state=random_state, verbose=verbose, optimizer=optimizer,
                          **kwargs)
@@ -265,6 +281,7 @@ class FERClassifier(ScikerasClassifier):
         self.temperature = temperature
         self.tta = tta
         self.precision = precision
+        self.init_model = init_model
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -291,6 +308,8 @@ class FERClassifier(ScikerasClassifier):
             meta["n_classes_"], horizontal_flip=self.horizontal_flip,
             shift_range=self.shift_range, zoom_range=self.zoom_range,
             random_erasing=self.random_erasing, dtype_policy=self.precision_, **body_params)
+        if self.init_model is not None:
+            self.init_layers_ = copy_matching_weights(self.init_model, model, meta["classes_"])
         optimizer = compile_kwargs["optimizer"]
         optimizer.learning_rate = self.learning_rate
         if self.weight_decay is not None:
@@ -542,6 +561,23 @@ class FERClassifier(ScikerasClassifier):
             both = super().network_proba(np.concatenate([X, mirrored]), **kwargs)
             return (both[:len(X)] + both[len(X):]) / 2.0
         return super().network_proba(X, **kwargs)
+
+    def safe_params(self):
+        """The parameters the safe ``.fer.zip`` format stores: ``init_model``'s weights are in
+        the network already, so a path is kept as a record and a model object (not storable)
+        as None."""
+        params = self.get_params(deep=False)
+        if params.get("init_model") is not None:
+            init_model = params["init_model"]
+            params["init_model"] = (os.fspath(init_model)
+                                    if isinstance(init_model, (str, os.PathLike)) else None)
+        return params
+
+    def __sklearn_clone__(self):
+        # clone() would copy a fitted init_model unfitted: it is a source of weights, shared.
+        params = {name: value if name == "init_model" else clone(value, safe=False)
+                  for name, value in self.get_params(deep=False).items()}
+        return type(self)(**params)
 
     def __getstate__(self):
         state = super().__getstate__()

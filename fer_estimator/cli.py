@@ -27,6 +27,7 @@ from ._paths import DEFAULT_MODEL_PATH
 from .cli_options import (
     Command,
     CommandError,
+    add_detector_arguments,
     add_model_argument,
     add_model_arguments,
     add_network_options,
@@ -43,6 +44,8 @@ from .serve.commands import LIVE, SERVE
 DEMO_NAME = "astronaut"  # scikit-image's bundled photo, for trying the command without a photo
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70  # 70: sysexits' EX_SOFTWARE
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM  # 130, 143
+FOLDER_HELP = ("<class>/<image> folders, or FER2013's image release train|test/<emotion>/<image> "
+               "(train: Training, test: PublicTest)")
 EXIT_STATUS = """exit status:
   0    every input was processed
   1    done, but some inputs were skipped (each reported on stderr with its reason), or a
@@ -135,12 +138,15 @@ def _demo_image():
 
 def add_train_arguments(parser):
     """``train``: fit, evaluate and save a FER pipeline (synthetic faces when no data is given)."""
-    parser.add_argument("--data", type=Path, help="FER2013-format CSV (default: synthetic faces)")
+    parser.add_argument("--data", type=Path,
+                        help=f"FER2013-format CSV, or an image folder: {FOLDER_HELP} "
+                             f"(default: synthetic faces)")
     parser.add_argument("--out", type=Path, default=Path("models/demo.fer.zip"),
                         help="where to save the pipeline: .fer.zip (safe format) or .joblib "
                              "(default: models/demo.fer.zip)")
-    parser.add_argument("--classes", type=int, choices=(7, 6), default=7,
-                        help="7 classes, or 6 with Disgust merged into Angry")
+    parser.add_argument("--classes", type=int, choices=(7, 6),
+                        help="7 classes, or 6 with Disgust merged into Angry (default: 7 for a "
+                             "CSV, the class folders found for an image folder)")
     parser.add_argument("--normalization", default="scale",
                         help="of the PixelTransformer: scale (default), standardize or per_image")
     parser.add_argument("--max-train-rows", type=positive_int, metavar="N",
@@ -173,9 +179,11 @@ def run_train(args):
 def add_evaluate_arguments(parser):
     """``evaluate``: accuracy, per-class scores and figures of a saved model on a FER2013 CSV."""
     add_model_argument(parser, default=DEFAULT_MODEL_PATH)
-    parser.add_argument("--data", type=Path, required=True, help="FER2013-format CSV")
-    parser.add_argument("--usage", default="PublicTest",
-                        help="which rows to score (default: PublicTest)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help=f"FER2013-format CSV, or an image folder: {FOLDER_HELP}")
+    parser.add_argument("--usage",
+                        help="which rows to score (default: PublicTest; every image of an "
+                             "image folder without train/ and test/ folders)")
     parser.add_argument("--max-rows", type=positive_int, metavar="N",
                         help="score only the first N rows")
     parser.add_argument("--out-dir", type=Path,
@@ -185,13 +193,10 @@ def add_evaluate_arguments(parser):
 
 def run_evaluate(args):
     """Run ``evaluate``; see :func:`add_evaluate_arguments`."""
-    import numpy as np
-
-    from .data import load_fer2013
     from .evaluation import evaluate, format_report, save_figures
-    from .labels import class_names
     from .persistence import dump_json
     from .safe_format import load, model_stem
+    from .training import load_labelled
 
     # The current folder, not the model's: that may be the package's (site-packages) or the
     # repository's models/, whose committed figures a quick --max-rows run would replace.
@@ -203,20 +208,44 @@ def run_evaluate(args):
     if not hasattr(model, "predict_proba") or getattr(model, "classes_", None) is None:
         raise CommandError(f"{args.model} does not hold a fitted classifier (a "
                            f"{type(model).__name__}, without predict_proba or classes_)")
-    n_classes = len(model.classes_)
-    X, codes = load_fer2013(args.data, usage=args.usage, n_classes=n_classes, return_X_y=True)
-    X, codes = X[:args.max_rows], codes[:args.max_rows]
-    # Models trained here predict class names; others may predict the codes themselves.
-    uses_names = model.classes_.dtype.kind in "UO"
-    y = np.array(class_names(n_classes))[codes] if uses_names else codes
-    report = evaluate(model, X, y)
-    report = {"model": str(args.model), "data": str(args.data), "usage": args.usage, **report}
+    X, y, usage = load_labelled(args.data, usage=args.usage, classes=model.classes_)
+    report = evaluate(model, X[:args.max_rows], y[:args.max_rows])
+    report = {"model": str(args.model), "data": str(args.data), "usage": usage, **report}
     dump_json(report, out_dir / "evaluation.json")
     written = save_figures(model, report, out_dir)
     print(format_report(report))
     print(f"saved {out_dir / 'evaluation.json'} and "
           f"{', '.join(path.name for path in written)} in {out_dir}")
     return 0
+
+
+def add_cut_faces_arguments(parser):
+    """Arguments of ``cut-faces``: a training set of face crops from labelled photos."""
+    parser.add_argument("photos", type=Path, metavar="PHOTOS",
+                        help="a folder of label folders of photos (<label>/<photo>)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="a new or empty folder for the crops (outside PHOTOS)")
+    parser.add_argument("--several", choices=("skip", "largest", "all"), default="skip",
+                        help="a photo with several faces: skip it (default), keep its largest "
+                             "face, or keep all its faces")
+    add_detector_arguments(parser)
+
+
+def run_cut_faces(args):
+    """Run ``cut-faces``; see :func:`add_cut_faces_arguments`."""
+    from .faces import FacePipeline
+    from .faces.training_set import cut_faces
+
+    pipeline = FacePipeline(**face_pipeline_params(args))
+    report = cut_faces(args.photos, args.out, pipeline=pipeline, several=args.several,
+                       log=lambda message: print(message, file=sys.stderr))
+    print(f"wrote {report.written} face crops to {args.out} ({len(report.no_face)} photos "
+          f"without a face, {len(report.several_faces)} with several, {len(report.failed)} "
+          f"entries not read); train on them with: fer-estimator train --data {args.out}")
+    kept_all = not (report.no_face or report.failed or
+                    (report.several_faces and args.several == "skip"))
+    return 0 if kept_all else 1
+
 
 
 PREDICT = Command(
@@ -228,10 +257,10 @@ PREDICT = Command(
     add_arguments=add_predict_arguments, run=run_predict, epilog=EXIT_STATUS)
 TRAIN = Command(
     "train", help="train, evaluate and save a FER pipeline",
-    description="Train a FER pipeline on the Training rows of a FER2013-format CSV (or on "
-                "synthetic faces when --data is not given), evaluate it on the PublicTest rows, "
-                "and save it next to a JSON report: in the safe .fer.zip format, or with joblib "
-                "when --out ends in .joblib.",
+    description="Train a FER pipeline on the Training rows of a FER2013-format CSV or image "
+                "folder (or on synthetic faces when --data is not given), evaluate it on the "
+                "PublicTest rows, and save it next to a JSON report: in the safe .fer.zip "
+                "format, or with joblib when --out ends in .joblib.",
     add_arguments=add_train_arguments, run=run_train)
 EVALUATE = Command(
     "evaluate", help="score a saved model on FER2013-format data",
@@ -239,8 +268,15 @@ EVALUATE = Command(
                 "and F1, a confusion-matrix heatmap and (when the model kept them) training "
                 "curves, for a saved model on the rows of one Usage.",
     add_arguments=add_evaluate_arguments, run=run_evaluate)
+CUT_FACES = Command(
+    "cut-faces", help="make a training set of 48x48 face crops from labelled photos",
+    description="Find the faces in PHOTOS/<label>/<photo> and write each as a 48x48 gray crop "
+                "in OUT/<label>/, with OUT/faces.csv naming every crop's photo and box; `train "
+                "--data OUT` then trains on them. Photos with no face, with several faces (see "
+                "--several) and files that are not images are reported on stderr.",
+    add_arguments=add_cut_faces_arguments, run=run_cut_faces, epilog=EXIT_STATUS)
 # The subcommands, in the order of `fer-estimator --help`; nothing else registers one.
-COMMANDS = (PREDICT, TRAIN, EVALUATE, SEARCH, SERVE, LIVE)
+COMMANDS = (PREDICT, TRAIN, EVALUATE, SEARCH, CUT_FACES, SERVE, LIVE)
 
 
 def build_parser():

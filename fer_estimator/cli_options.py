@@ -207,10 +207,16 @@ def add_model_arguments(parser):
     """``--model``, ``--trust-model``, ``--detector``, ``--yunet-model`` and ``--min-face-size``:
     the model and face detector of a :class:`~fer_estimator.faces.FacePipeline`.
     :func:`face_pipeline_params` reads the detector's back."""
+    add_model_argument(parser)
+    add_detector_arguments(parser)
+
+
+def add_detector_arguments(parser):
+    """``--detector``, ``--yunet-model`` and ``--min-face-size``: the face detector of a
+    :class:`~fer_estimator.faces.FacePipeline`."""
     # OpenCV, not Keras: --detector offers what the registry holds.
     from .faces.detectors import DEFAULT_DETECTOR, DETECTORS
 
-    add_model_argument(parser)
     parser.add_argument("--detector", choices=sorted(DETECTORS), default=DEFAULT_DETECTOR,
                         help=f"face detector (default: {DEFAULT_DETECTOR}); yunet: OpenCV "
                              "Zoo's YuNet, shipped in the package; haar: OpenCV's frontal-face "

@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from ._output_paths import check_output_paths
 from ._versions import current_versions
 from .data import load_fer2013
+from .folders import load_image_folder, shown
 from .evaluation import evaluate
 from .labels import class_names, merge_disgust_into_angry
 from .persistence import dump_joblib, dump_json
@@ -24,35 +25,52 @@ from .presets import SYNTHETIC_DEMO
 from .safe_format import SUFFIX, model_stem, save
 from .synthetic import make_synthetic_faces
 
+# The part of an image folder without split folders held out for the test.
+HELD_OUT_FRACTION = 0.2
 
-def load_split(data=None, *, n_classes=7, train_usage="Training", test_usage="PublicTest",
+
+def load_split(data=None, *, n_classes=None, train_usage="Training", test_usage="PublicTest",
                max_train_rows=None, random_state=0):
     """Return ``(X_train, y_train, X_test, y_test, source)`` with class-name labels.
 
     Parameters
     ----------
     data : str or path-like, default=None
-        A FER2013-format CSV; None generates synthetic faces (2,100 images, 30% held out).
-    n_classes : {7, 6}, default=7
-        6 merges Disgust into Angry.
+        A FER2013-format CSV, or an image folder (:func:`fer_estimator.folders.load_image_folder`:
+        FER2013's release ``train|test/<emotion>/`` splits as the CSV's Usage values, any other
+        ``<class>/<image>`` folder with a stratified 20% held out for the test); None generates
+        synthetic faces (2,100 images, 30% held out).
+    n_classes : {None, 7, 6}, default=None
+        6 merges Disgust into Angry. None: 7 for a CSV and synthetic faces, the class folders
+        found for an image folder.
     train_usage, test_usage : str
-        The ``Usage`` values of the training and test rows.
+        The ``Usage`` values of the training and test rows (of a CSV, or of FER2013's image
+        release).
     max_train_rows : int, default=None
         Keep a stratified subsample of this many training rows (quick runs).
     random_state : int, default=0
-        Seed of the subsample and the synthetic faces.
+        Seed of the subsample, of an image folder's held-out part and of the synthetic faces.
+
+    Raises
+    ------
+    ValueError
+        Besides the loaders' errors: an image folder with images of only one class.
     """
-    names = np.array(class_names(n_classes))
     if data is None:
+        names = np.array(class_names(n_classes or 7))
         X, codes = make_synthetic_faces(2100, random_state=random_state)
         X_train, X_test, y_train, y_test = train_test_split(
             X, codes, test_size=0.3, stratify=codes, random_state=random_state)
         if n_classes == 6:  # merged after the split: both variants hold the same faces
             y_train, y_test = merge_disgust_into_angry(y_train), merge_disgust_into_angry(y_test)
         source = "synthetic faces (fer_estimator.synthetic)"
+    elif Path(data).is_dir():
+        X_train, y_train, X_test, y_test, names, source = _split_folder(
+            data, n_classes, train_usage, test_usage, random_state)
     else:
+        names = np.array(class_names(n_classes or 7))
         # Naming both Usage values makes load_fer2013 reject a file that lacks one of them.
-        bunch = load_fer2013(data, usage=[train_usage, test_usage], n_classes=n_classes)
+        bunch = load_fer2013(data, usage=[train_usage, test_usage], n_classes=n_classes or 7)
         train, test = bunch.usage == train_usage, bunch.usage == test_usage
         X_train, y_train = bunch.data[train], bunch.target[train]
         X_test, y_test = bunch.data[test], bunch.target[test]
@@ -62,6 +80,89 @@ def load_split(data=None, *, n_classes=7, train_usage="Training", test_usage="Pu
             X_train, y_train, train_size=max_train_rows, stratify=y_train,
             random_state=random_state)
     return X_train, names[y_train], X_test, names[y_test], source
+
+
+def _split_folder(folder, n_classes, train_usage, test_usage, random_state):
+    bunch = load_image_folder(folder, n_classes=n_classes)
+    present = np.unique(bunch.target)
+    if len(present) < 2:
+        raise ValueError(f"{shown(folder)}: only one class holds images "
+                         f"({bunch.target_names[present[0]]}); training needs two or more")
+    source = shown(folder)
+    if bunch.usage is None:
+        X_train, X_test, y_train, y_test = train_test_split(
+            bunch.data, bunch.target, test_size=HELD_OUT_FRACTION, stratify=bunch.target,
+            random_state=random_state)
+        source += f" ({HELD_OUT_FRACTION:.0%} held out for the test, stratified)"
+    else:
+        missing = [usage for usage in (train_usage, test_usage) if usage not in bunch.usage]
+        if missing:
+            raise ValueError(f"{source}: no {' or '.join(missing)} images (split folders "
+                             f"train/ -> Training, test/ -> PublicTest); it holds "
+                             f"{sorted(set(bunch.usage))}")
+        train, test = bunch.usage == train_usage, bunch.usage == test_usage
+        X_train, y_train = bunch.data[train], bunch.target[train]
+        X_test, y_test = bunch.data[test], bunch.target[test]
+    return X_train, y_train, X_test, y_test, bunch.target_names, source
+
+
+def load_labelled(data, *, usage=None, classes):
+    """Images and labels of ``data`` (a FER2013-format CSV or an image folder) as a model of
+    ``classes`` names them, for scoring it.
+
+    Parameters
+    ----------
+    data : str or path-like
+    usage : str, default=None
+        The rows of one Usage. None: PublicTest for a CSV and FER2013's image release, every
+        image of another image folder.
+    classes : array-like
+        The model's ``classes_``: class names, or FER2013's codes 0-6 (0-5).
+
+    Returns
+    -------
+    X : ndarray of shape (n, 48, 48), dtype uint8
+    y : ndarray of shape (n,)
+        Labels of ``classes``' kind: names, or codes.
+    usage : str or None
+        The Usage scored.
+
+    Raises
+    ------
+    ValueError
+        An image folder has a class the model does not know (naming it), or ``usage`` is not in
+        ``data``.
+    """
+    classes = np.asarray(classes)
+    uses_names = classes.dtype.kind in "UO"
+    if not Path(data).is_dir():
+        usage = usage or "PublicTest"
+        X, codes = load_fer2013(data, usage=usage, n_classes=len(classes), return_X_y=True)
+        # Models trained here predict class names; others may predict the codes themselves.
+        return X, np.array(class_names(len(classes)))[codes] if uses_names else codes, usage
+    fer_names = class_names(len(classes)) if len(classes) in (6, 7) else None
+    known = [str(name) for name in classes] if uses_names else list(fer_names or ())
+    # A model of FER2013's emotions takes emotion folders as FER2013 names them (6 classes:
+    # Disgust merged into Angry); other models, the folders' own names.
+    bunch = load_image_folder(data, n_classes=len(classes) if known == list(fer_names or ())
+                              else None)
+    keep = slice(None)
+    if bunch.usage is not None:
+        usage = usage or "PublicTest"
+        if usage not in bunch.usage:
+            raise ValueError(f"{shown(data)} has no {usage} images; it holds "
+                             f"{sorted(set(bunch.usage))}")
+        keep = bunch.usage == usage
+    elif usage is not None:
+        raise ValueError(f"{shown(data)} has no split folders (train/, test/), so there is no "
+                         f"{usage} to choose: leave the usage out to score every image")
+    names = bunch.target_names[bunch.target[keep]]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"{shown(data)} has class(es) {unknown} that the model does not "
+                         f"predict; it knows {known}")
+    y = names if uses_names else np.array([known.index(name) for name in names])
+    return bunch.data[keep], y, usage
 
 
 def fit_resumable(pipeline, X, y, checkpoint_dir=None, teacher_proba=None):
@@ -103,7 +204,7 @@ def history_from_log(path):
     return {column: latest[column].tolist() for column in latest.columns if column != "epoch"}
 
 
-def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_params=None,
+def train_and_save(out, data=None, *, n_classes=None, normalization="scale", cnn_params=None,
                    max_train_rows=None, checkpoint_dir=None, random_state=0, log=print,
                    teacher_proba=None):
     """Train, evaluate and save a FER pipeline with a JSON report beside it.
@@ -115,9 +216,11 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
         (:func:`fer_estimator.save`), with joblib otherwise; the report is ``out`` with a
         ``.json`` suffix instead (``models/demo.fer.zip`` -> ``models/demo.json``).
     data : str or path-like, default=None
-        A FER2013-format CSV (Training rows to fit, PublicTest to evaluate); None trains on
-        synthetic faces with :data:`fer_estimator.presets.SYNTHETIC_DEMO`.
-    n_classes : {7, 6}, default=7
+        A FER2013-format CSV (Training rows to fit, PublicTest to evaluate) or an image folder
+        (see :func:`load_split`); None trains on synthetic faces with
+        :data:`fer_estimator.presets.SYNTHETIC_DEMO`.
+    n_classes : {None, 7, 6}, default=None
+        As :func:`load_split` takes it.
     normalization : str, default="scale"
         The PixelTransformer's normalisation.
     cnn_params : dict, default=None
@@ -161,7 +264,7 @@ def train_and_save(out, data=None, *, n_classes=7, normalization="scale", cnn_pa
     report = {
         "model": out.name,
         "data": source,
-        "n_classes": n_classes,
+        "n_classes": len(pipeline.classes_),
         "classes": [str(name) for name in pipeline.classes_],
         "train_rows": int(len(y_train)),
         "test_rows": int(len(y_test)),

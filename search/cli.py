@@ -43,7 +43,10 @@ def add_arguments(parser):
     data = parser.add_argument_group("data (one of --data and --synthetic is required)")
     source = data.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path,
-                        help="FER2013 CSV(.gz): trains on 'Training', tests on --test-usage")
+                        help="FER2013 CSV(.gz), or an image folder (<class>/<image>, or "
+                             "FER2013's release train|test/<emotion>/<image>): trains on "
+                             "'Training', tests on --test-usage; a folder without train/ and "
+                             "test/ holds out 20%% for the test")
     source.add_argument("--synthetic", action="store_true",
                         help="use synthetic faces instead of --data (a quick try-out)")
     data.add_argument("--test-usage", default="PublicTest",

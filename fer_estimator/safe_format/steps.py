@@ -97,7 +97,9 @@ def describe_step(name, step, final):
             f"fer_estimator.persistence.dump_joblib instead, or register its class "
             f"(fer_estimator.safe_format.register_step)")
     kind = step_type.name
-    params = step.get_params(deep=False)
+    # A class may keep some parameters as records only (a path instead of an object).
+    params = (step.safe_params() if hasattr(step, "safe_params")
+              else step.get_params(deep=False))
     for key in OBJECT_PARAMS:
         if params.get(key) is not None:
             raise SafeFormatError(
