@@ -425,7 +425,11 @@ class FERClassifier(ScikerasClassifier):
 
         A search checks the values of its space with it before the first trial.
         """
-        check_depth_fits(self.architecture, self.depth, image_shape(sample_shape))
+        # What the network takes is what the feature encoder makes of a sample (a subclass
+        # may encode other samples as images).
+        sample = np.zeros((1,) + tuple(sample_shape), dtype="float32")
+        encoded = self.feature_encoder.fit_transform(sample)
+        check_depth_fits(self.architecture, self.depth, encoded.shape[1:])
 
     def on_initialize(self, X, y):
         if self.random_state is not None:

@@ -1,5 +1,6 @@
 """The ``fer-estimator`` command line."""
 
+import dataclasses
 import argparse
 import json
 import os
@@ -271,7 +272,12 @@ def failing_train(monkeypatch):
             raise self.error
 
     failing = Failing()
-    monkeypatch.setattr("fer_estimator.cli.run_train", failing.run)
+    # The command table holds each command's run function: replace the train entry's.
+    from fer_estimator import cli
+
+    monkeypatch.setattr(cli, "COMMANDS", tuple(
+        dataclasses.replace(command, run=failing.run) if command.name == "train" else command
+        for command in cli.COMMANDS))
     return failing
 
 

@@ -129,3 +129,15 @@ def test_yunet_is_the_default_and_needs_no_model_path(estimator):
     assert pipeline.detector == "yunet" and pipeline.yunet_model is None
     [faces] = pipeline.predict(data.astronaut(), rgb=True)
     assert len(faces) == 1
+
+
+def test_an_opencv_without_haar_cascades_is_a_setup_error_exit_status_2(monkeypatch, capsys):
+    import cv2
+
+    from fer_estimator.cli import main
+
+    monkeypatch.setattr(cv2, "data", None, raising=False)
+    with pytest.raises(OSError, match="has no Haar cascades; .*opencv-python-headless<5"):
+        HaarDetector()
+    assert main(["predict", "--demo", "--detector", "haar"]) == 2
+    assert "has no Haar cascades" in capsys.readouterr().err

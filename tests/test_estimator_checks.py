@@ -41,9 +41,14 @@ MINIBATCH_SGD = ("a network trained by shuffled mini-batch gradient descent is n
 ONE_EPOCH = ("one epoch of a tiny CNN (to keep the suite fast) does not reach the check's "
              "accuracy thresholds; the tests train longer where accuracy matters")
 
+KWARGS_NAME = ("the check passes every name of the constructor's signature to set_params, "
+               "'kwargs' included (the **kwargs of scikeras' routed parameters): set_params "
+               "refuses a name that is no parameter, suggesting the closest one")
+
 # FERClassifier as it is: the data checks, which all train on non-image rows.
 FER_CLASSIFIER_EXPECTED = {
     "check_estimator_tags_renamed": SCIKERAS_TAGS,
+    "check_do_not_raise_errors_in_init_or_set_params": KWARGS_NAME,
     "check_fit2d_1feature": ONE_PIXEL,
     **dict.fromkeys([
         "check_fit_score_takes_y", "check_estimators_overwrite_params",
@@ -65,6 +70,7 @@ FER_CLASSIFIER_EXPECTED = {
 # The same network on rows made images: what is left is not about images.
 ROWS_AS_IMAGES_EXPECTED = {
     "check_estimator_tags_renamed": SCIKERAS_TAGS,
+    "check_do_not_raise_errors_in_init_or_set_params": KWARGS_NAME,
     "check_fit2d_1feature": ONE_PIXEL,
     "check_sample_weight_equivalence_on_dense_data": MINIBATCH_SGD,
     "check_classifiers_train": ONE_EPOCH,

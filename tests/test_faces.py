@@ -297,7 +297,7 @@ def test_estimator_errors(image, tmp_path, monkeypatch):
         FacePipeline(flat, fixed_boxes).predict(image)
     with pytest.raises(NotFittedError, match="not fitted"):
         FacePipeline(DummyClassifier(), fixed_boxes).predict(image)
-    with pytest.raises(TypeError, match="predict_proba"):
+    with pytest.raises(ValueError, match="predict_proba"):
         FacePipeline(object(), fixed_boxes).predict(image)
     with pytest.raises(FileNotFoundError, match="nothing.joblib"):
         FacePipeline(tmp_path / "nothing.joblib", fixed_boxes).predict(image)

@@ -231,11 +231,11 @@ def _load_haar_cascade():
             "or use detector='yunet'")
     cascades = getattr(getattr(cv2, "data", None), "haarcascades", None)
     if cascades is None or not hasattr(cv2, "CascadeClassifier"):
-        raise RuntimeError(f"this OpenCV build ({cv2.__version__}) has no Haar cascades; {hint}")
+        raise OSError(f"this OpenCV build ({cv2.__version__}) has no Haar cascades; {hint}")
     path = Path(cascades) / HAAR_CASCADE
     cascade = cv2.CascadeClassifier(str(path)) if path.is_file() else None
     if cascade is None or cascade.empty():
-        raise RuntimeError(f"cannot load the Haar cascade {path}; {hint}")
+        raise OSError(f"cannot load the Haar cascade {path}; {hint}")
     return cascade
 
 
@@ -276,7 +276,7 @@ class YuNetDetector(FaceDetector):
             raise FileNotFoundError(f"{path}: no YuNet model file there (yunet_model=None "
                                     "uses the one the package ships)")
         if not hasattr(cv2, "FaceDetectorYN"):
-            raise RuntimeError(f"detector='yunet' needs OpenCV >= 4.8 (cv2.FaceDetectorYN); "
+            raise OSError(f"detector='yunet' needs OpenCV >= 4.8 (cv2.FaceDetectorYN); "
                                f"this is {cv2.__version__}")
         try:
             # The input size is a placeholder: detect sets it for every image.

@@ -282,7 +282,7 @@ class FacePipeline(BaseEstimator):
         if isinstance(estimator, (str, os.PathLike)):
             estimator = self._load_estimator(Path(estimator))
         if not hasattr(estimator, "predict_proba"):
-            raise TypeError(f"the estimator must have predict_proba (a fitted classifier); "
+            raise ValueError(f"the estimator must have predict_proba (a fitted classifier); "
                             f"got {type(estimator).__name__}")
         if getattr(estimator, "classes_", None) is None:
             raise NotFittedError(f"the estimator {type(estimator).__name__} is not fitted "
