@@ -42,7 +42,7 @@ def fail_if_a_network_is_built(monkeypatch):
         raise AssertionError("a network was built")
 
     monkeypatch.setattr(FERClassifier, "_keras_build_fn", build)
-    monkeypatch.setattr("fer_estimator.classifier.build_vgg_cnn", build)
+    monkeypatch.setattr("fer_estimator.classifier.build_network", build)
 
 
 @contextlib.contextmanager

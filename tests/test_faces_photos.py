@@ -72,13 +72,13 @@ def test_group_photo(detector, min_hits, max_false, estimator, shared_group_phot
 
 def test_haar_without_bundled_cascades_says_which_wheel_to_install(estimator, monkeypatch):
     monkeypatch.delattr(cv2, "CascadeClassifier")
-    with pytest.raises(RuntimeError, match=r"opencv-python-headless<5"):
+    with pytest.raises(OSError, match=r"opencv-python-headless<5"):
         pipeline_for("haar", estimator).predict(data.astronaut(), rgb=True)
 
 
 def test_haar_with_a_missing_cascade_file_says_which_wheel_to_install(estimator, monkeypatch):
     monkeypatch.setattr(detectors_module, "HAAR_CASCADE", "no_such_cascade.xml")
-    with pytest.raises(RuntimeError, match=r"no_such_cascade.xml.*opencv-python-headless<5"):
+    with pytest.raises(OSError, match=r"no_such_cascade.xml.*opencv-python-headless<5"):
         pipeline_for("haar", estimator).predict(data.astronaut(), rgb=True)
 
 

@@ -144,7 +144,7 @@ def test_the_live_command_releases_a_capture_it_never_read(model_path, monkeypat
     monkeypatch.setattr(live, "open_capture", lambda source: capture)
 
     def failing_run_live(pipeline, frames, outputs, **kwargs):
-        raise RuntimeError("stopped before the first frame")
+        raise OSError("stopped before the first frame")
 
     monkeypatch.setattr(live, "run_live", failing_run_live)
     assert main(["live", "0", "--model", str(model_path), "--trust-model", "--every-frame",

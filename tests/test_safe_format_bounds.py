@@ -186,13 +186,17 @@ def _edit_step(index, key, edit):
 
 @pytest.mark.parametrize("edit, message", [
     (_edit_step(0, "params", lambda p: {**p, "image_size": 100000}),
-     r"step 0 \(PixelTransformer\): 'image_size' is 100000: the transformer makes 100000 "
+     r"step 0 \(PixelTransformer\): The 'image_size' parameter of PixelTransformer must be an "
+     r"int in the range \[1, 1024\]. Got 100000"),
+    (_edit_step(0, "params", lambda p: {**p, "image_size": 96}),
+     r"step 0 \(PixelTransformer\): 'image_size' is 96: the transformer makes 96 "
      r"pixels a side images of 1 channel, the network takes 48x48"),
-    (_edit_step(0, "params", lambda p: {**p, "image_size": "48"}), "image_size must be a "
-                                                                   "positive integer"),
+    (_edit_step(0, "params", lambda p: {**p, "image_size": "48"}),
+     r"The 'image_size' parameter of PixelTransformer must be an int .* Got '48'"),
     (_edit_step(0, "params", lambda p: {**p, "normalization": "bogus"}),
-     "normalization must be one of"),
-    (_edit_step(0, "params", lambda p: {**p, "input_scale": 7}), "input_scale must be 255"),
+     "The 'normalization' parameter of PixelTransformer must be a str among"),
+    (_edit_step(0, "params", lambda p: {**p, "input_scale": 7}),
+     "The 'input_scale' parameter of PixelTransformer"),
     (_edit_step(0, "fitted", lambda f: {**f, "scale_": 0}),
      r"'fitted\.scale_' must be a finite number above 0 for normalization 'standardize'; it "
      r"is 0"),
