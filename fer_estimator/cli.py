@@ -356,10 +356,13 @@ def cap_message(text, limit=MAX_MESSAGE_CHARS):
     printable whatever file names it quotes."""
     from .search.storage import redact_urls
 
-    text = printable(redact_urls(str(text)))
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+    text = str(text)
+    # Redacting a message of millions of characters takes minutes: only what is shown is, with
+    # a margin so that a URL cut at the limit is still recognised.
+    shown = printable(redact_urls(text[:2 * limit]))
+    if len(text) <= limit and len(shown) <= limit:
+        return shown
+    return f"{shown[:limit]}... ({max(len(text), len(shown)) - limit:,} more characters)"
 
 
 def search_main(argv=None):

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_FER2013_CSV
+from _shared import SHARED_FER2013_CSV
+from fer_estimator._paths import DEFAULT_MODEL_PATH
 from fer_estimator.data import load_fer2013
 from fer_estimator.folders import save_image_folder
 from fer_estimator.labels import EMOTIONS_6

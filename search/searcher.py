@@ -322,7 +322,12 @@ from fer_estimator.pipeline import make_fer_pipeline
         }
 
     def _check_options(self, estimator):
-        """Check that the estimator is a scikeras classifier the search can prune."""
+        """Check that the estimator is a scikeras classifier the search can prune, and the
+        counts the constraint table cannot tell from a bool (True is an Integral)."""
+        for name in ("n_trials", "heartbeat_interval", "max_retry", "subsample", "timeout"):
+            if isinstance(getattr(self, name), bool):
+                raise ValueError(f"The {name!r} parameter of FERSearchCV must be a number, not a "
+                                 f"bool. Got {getattr(self, name)!r} instead.")
         params = final_step(estimator).get_params()
         if "epochs" not in params or "callbacks" not in params:
             raise ValueError(f"the estimator must be a scikeras classifier (or a Pipeline ending "

@@ -104,11 +104,11 @@ def test_train_evaluate_and_search_match_the_csv(fer_csv, fer_folder, tmp_path, 
     assert len(csv_trials) == 1 and folder_trials == csv_trials  # the same CV score
 
 
-def test_shipped_model_scores_the_same_on_a_folder_of_the_csv_rows(tmp_path, capsys):
-    from fer_estimator._paths import DEFAULT_MODEL_PATH, SHARED_FER2013_CSV
+def test_shipped_model_scores_the_same_on_a_folder_of_the_csv_rows(tmp_path, capsys,
+                                                                   shared_fer2013_csv):
+    from fer_estimator._paths import DEFAULT_MODEL_PATH
 
-    if not SHARED_FER2013_CSV.exists():
-        pytest.skip(f"{SHARED_FER2013_CSV} is absent: this test needs the project's shared data")
+    SHARED_FER2013_CSV = shared_fer2013_csv
     X, codes = load_fer2013(SHARED_FER2013_CSV, usage="PublicTest", return_X_y=True)
     save_image_folder(tmp_path / "export", X[:300], np.array(EMOTIONS)[codes[:300]],
                       np.full(300, "PublicTest"))

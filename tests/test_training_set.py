@@ -66,12 +66,8 @@ def test_the_crops_folder_must_be_new_and_outside_the_photos(photos, tmp_path):
         cut_faces(photos, tmp_path / "new", several="first")
 
 
-def test_cut_faces_command_on_a_group_photo(tmp_path, capsys):
-    from fer_estimator._paths import SHARED_DIR
-
-    group = SHARED_DIR / "data" / "photos" / "group_selfie.jpg"
-    if not group.exists():
-        pytest.skip(f"{group} is absent: this test needs the project's shared data")
+def test_cut_faces_command_on_a_group_photo(tmp_path, capsys, shared_group_photo):
+    group = shared_group_photo
     (tmp_path / "photos" / "happy").mkdir(parents=True)
     (tmp_path / "photos" / "happy" / "group.jpg").write_bytes(group.read_bytes())
     assert main(["cut-faces", str(tmp_path / "photos"), "--out", str(tmp_path / "skip")]) == 1
