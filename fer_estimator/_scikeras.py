@@ -20,11 +20,10 @@ upgrade changes them. Why each is needed:
   hooks :meth:`ScikerasClassifier.on_initialize`, :meth:`~ScikerasClassifier.default_callbacks`,
   :meth:`~ScikerasClassifier.split_validation`, :meth:`~ScikerasClassifier.training_batches` and
   :meth:`~ScikerasClassifier.network_proba`.
-- scikit-learn's ``Interval``, ``StrOptions``, ``Options``, ``HasMethods`` and
-  ``validate_parameter_constraints`` (``sklearn.utils._param_validation``) are private, but
-  they are what every scikit-learn estimator validates its parameters with, so the errors
-  read like scikit-learn's own ("The 'dropout' parameter of FERClassifier must be a float in
-  the range [0.0, 1.0). Got 'x' instead.").
+- Parameters are validated in scikit-learn's style, through :mod:`fer_estimator._validation`
+  (the one module importing scikit-learn's private validation names), so the errors read like
+  scikit-learn's own ("The 'dropout' parameter of FERClassifier must be a float in the range
+  [0.0, 1.0). Got 'x' instead.").
 """
 
 import difflib
@@ -37,16 +36,11 @@ from scikeras.wrappers import BaseWrapper
 from sklearn.base import ClassifierMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import accuracy_score
-from sklearn.utils._param_validation import (
-    HasMethods,
-    Interval,
-    InvalidParameterError,
-    Options,
-    StrOptions,
-    validate_parameter_constraints,
-)
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
+
+from ._validation import (HasMethods, Interval, InvalidParameterError, Options, StrOptions,
+                          check_params)
 
 __all__ = ["HasMethods", "Interval", "Options", "SINGLE_CALL_BATCH", "ScikerasClassifier",
            "StrOptions"]
@@ -175,8 +169,7 @@ class ScikerasClassifier(ClassifierMixin, BaseWrapper):
         messages), then :meth:`check_params`."""
         params = self.get_params(deep=False)
         self.check_param_names(params)
-        validate_parameter_constraints(self._parameter_constraints, params,
-                                       caller_name=type(self).__name__)
+        check_params(self._parameter_constraints, params, caller_name=type(self).__name__)
         self.check_params()
 
     def check_params(self):

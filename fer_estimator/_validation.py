@@ -4,7 +4,8 @@ scikit-learn's messages ("The 'box_margin' parameter of FacePipeline must be a f
 range [0.0, 1.0]. Got nan instead.").
 
 The names live in a private scikit-learn module: this is the one place that imports them, and
-``tests/test_validation.py`` fails, naming the one that moved, when a release changes them.
+``tests/test_scikeras_adapter.py`` fails, naming the one that moved, when a release changes
+them.
 """
 
 from sklearn.utils._param_validation import (

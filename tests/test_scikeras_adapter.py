@@ -93,7 +93,7 @@ def test_scikit_learn_parameter_validation_keeps_its_names_and_message():
     for name in ("HasMethods", "Interval", "InvalidParameterError", "Options", "StrOptions",
                  "validate_parameter_constraints"):
         assert hasattr(param_validation, name), \
-            f"sklearn.utils._param_validation.{name} is gone: update fer_estimator/_scikeras.py"
+            f"sklearn.utils._param_validation.{name} is gone: update fer_estimator/_validation.py"
     constraints = {"dropout": [param_validation.Interval(Real, 0, 1, closed="left")]}
     with pytest.raises(ValueError, match=r"The 'dropout' parameter of FERClassifier must be a "
                                          r"float in the range \[0.0, 1.0\)\. Got 'x' instead"):
