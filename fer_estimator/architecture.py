@@ -21,8 +21,7 @@ import inspect
 import keras
 from keras import layers, regularizers
 
-__all__ = ["ARCHITECTURES", "build_network", "build_vgg_cnn", "check_depth_fits",
-           "register_architecture"]
+__all__ = ["ARCHITECTURES", "build_network", "check_depth_fits", "register_architecture"]
 
 # Keras' default 0.99 leaves the moving statistics far from the data after the few hundred
 # steps of a short fit (validation accuracy then sits at chance); 0.9 is what PyTorch uses.
@@ -216,12 +215,3 @@ def build_preact_resnet_body(x, *, depth, base_filters, dropout, l2, dense_units
     x = layers.GlobalAveragePooling2D(dtype=dtype_policy, name="pool")(x)
     return _dense_head(x, dense_units, dropout, regularizer, dtype_policy)
 
-
-def build_vgg_cnn(input_shape, n_classes, *, depth=4, base_filters=64, dropout=0.25, l2=1e-4,
-                  dense_units=(512, 256, 128), horizontal_flip=True, shift_range=0.1,
-                  zoom_range=0.1, dtype_policy="float32"):
-    """Build (uncompiled) the VGG-like FER CNN: :func:`build_network` with ``"vgg"``."""
-    return build_network("vgg", input_shape, n_classes, depth=depth, base_filters=base_filters,
-                         dropout=dropout, l2=l2, dense_units=tuple(dense_units),
-                         horizontal_flip=horizontal_flip, shift_range=shift_range,
-                         zoom_range=zoom_range, dtype_policy=dtype_policy)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-# The output layer of fer_estimator.architecture.build_vgg_cnn: its weights mean the classes.
+# The output layer of every fer_estimator.architecture network: its weights mean the classes.
 HEAD_LAYER = "emotion"
 
 
