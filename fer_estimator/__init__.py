@@ -37,6 +37,8 @@ _LAZY_NAMES = {
     "soft_voting_ensemble": "ensemble",
 }
 
-__all__ = sorted(["EMOTIONS", "EMOTIONS_6", *_LAZY_NAMES])
+# A list literal, sorted in place, so that linters see the re-exported names.
+__all__ = ["EMOTIONS", "EMOTIONS_6", *_LAZY_NAMES]
+__all__.sort()
 
 __getattr__, __dir__ = attach(__name__, _LAZY_NAMES)

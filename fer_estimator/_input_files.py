@@ -3,7 +3,6 @@ block or never end), then every read bounded, so that no file can exhaust memory
 Imports nothing heavy: the command line reads ``--space @FILE`` through it."""
 
 import io
-import os
 import stat
 from pathlib import Path
 

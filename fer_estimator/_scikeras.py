@@ -29,6 +29,7 @@ upgrade changes them. Why each is needed:
 import difflib
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from scikeras.utils.transformers import ClassifierLabelEncoder
@@ -39,11 +40,23 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
 
-from ._validation import (HasMethods, Interval, InvalidParameterError, Options, StrOptions,
-                          check_params)
+from ._validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+    check_params,
+)
 
-__all__ = ["HasMethods", "Interval", "Options", "SINGLE_CALL_BATCH", "ScikerasClassifier",
-           "StrOptions"]
+__all__ = [
+    "SINGLE_CALL_BATCH",
+    "HasMethods",
+    "Interval",
+    "Options",
+    "ScikerasClassifier",
+    "StrOptions",
+]
 
 # What this module relies on; tests/test_scikeras_adapter.py checks every entry.
 # BaseWrapper methods overridden or called -> the parameters they must still take.
@@ -101,7 +114,7 @@ class ScikerasClassifier(ClassifierMixin, BaseWrapper):
 
     # scikeras' parameters; a subclass adds its own:
     # {**ScikerasClassifier._parameter_constraints, "depth": [...], ...}.
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "model": [None, callable],
         "build_fn": [None, callable],
         "warm_start": ["boolean"],

@@ -83,7 +83,7 @@ class MixedBatches(keras.utils.PyDataset):
         the area left unpasted (the box is clipped at the borders)."""
         height, width = x.shape[1:3]
         cut = math.sqrt(1.0 - lam)
-        box_h, box_w = int(round(height * cut)), int(round(width * cut))
+        box_h, box_w = round(height * cut), round(width * cut)
         centre_y, centre_x = self._rng.integers(height), self._rng.integers(width)
         top, bottom = max(centre_y - box_h // 2, 0), min(centre_y + box_h - box_h // 2, height)
         left, right = max(centre_x - box_w // 2, 0), min(centre_x + box_w - box_w // 2, width)

@@ -5,6 +5,7 @@ import inspect
 import math
 import os
 from numbers import Integral, Real
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -13,19 +14,24 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import FunctionTransformer
 
-from ._scikeras import SINGLE_CALL_BATCH, HasMethods, Interval, ScikerasClassifier, StrOptions
 # Saved models refer to their label encoder's class by this module's name.
-from ._scikeras import _OneHotLabelEncoder  # noqa: F401
+from ._scikeras import (
+    SINGLE_CALL_BATCH,
+    HasMethods,
+    Interval,
+    ScikerasClassifier,
+    StrOptions,
+    _OneHotLabelEncoder,  # noqa: F401
+)
 from ._versions import check_saved_versions, current_versions
-from .architecture import (architecture_parameters, build_network, check_depth_fits,
-                           get_architecture)
+from .architecture import architecture_parameters, build_network, check_depth_fits, get_architecture
 from .batches import MixedBatches, mirror_images
 from .distillation import distillation_targets
 from .finetune import copy_matching_weights
 from .precision import PRECISIONS, resolve_precision
 from .schedules import WarmupCosineSchedule
 
-__all__ = ["FERClassifier", "SINGLE_CALL_BATCH", "check_param_names", "mirror_images"]
+__all__ = ["SINGLE_CALL_BATCH", "FERClassifier", "check_param_names", "mirror_images"]
 
 
 def image_shape(sample_shape):
@@ -46,7 +52,7 @@ def image_shape(sample_shape):
                 f"front of it to parse pixel strings or resize images")
         return side, side, 1
     if len(sample_shape) == 2:
-        return sample_shape + (1,)
+        return (*sample_shape, 1)
     if len(sample_shape) == 3:
         return sample_shape
     raise ValueError(
@@ -60,7 +66,7 @@ def _as_image_batch(X):
     X = np.asarray(X)
     if X.ndim < 2:
         image_shape(())  # raises, naming the shape
-    return X.reshape((len(X),) + image_shape(X.shape[1:]))
+    return X.reshape((len(X), *image_shape(X.shape[1:])))
 
 
 def check_param_names(names):
@@ -211,7 +217,7 @@ class FERClassifier(ScikerasClassifier):
         ``learning_rate``).
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         **ScikerasClassifier._parameter_constraints,
         "architecture": [str],  # a registered name: checked when the network is built
         "depth": [Interval(Integral, 1, None, closed="left")],
@@ -298,7 +304,7 @@ class FERClassifier(ScikerasClassifier):
         # Checked here, not with the other parameters: a saved network loads and predicts
         # in a process that never registered its architecture.
         get_architecture(self.architecture)
-        sample = np.zeros((1,) + tuple(meta["X_shape_"][1:]), dtype="float32")
+        sample = np.zeros((1, *tuple(meta["X_shape_"][1:])), dtype="float32")
         body_params = {name: getattr(self, name)
                        for name in architecture_parameters(self.architecture)}
         if "dense_units" in body_params:
@@ -346,8 +352,8 @@ class FERClassifier(ScikerasClassifier):
         image_shape = tuple(network.input_shape[1:])
         labels = np.asarray(classes)
         # A read-only view of one image: no memory for the rest.
-        images = np.broadcast_to(np.zeros((1,) + image_shape, "float32"),
-                                 (len(labels),) + image_shape)
+        images = np.broadcast_to(np.zeros((1, *image_shape), "float32"),
+                                 (len(labels), *image_shape))
         saved = self.get_params(deep=False)
         # scikeras takes a pre-built network as its ``model`` parameter; without a random_state
         # neither on_initialize nor scikeras seeds the global generators.
@@ -388,7 +394,7 @@ class FERClassifier(ScikerasClassifier):
             raise ValueError(f"the network has {outputs} outputs for {len(classes)} classes")
         fitted = description.get("fitted")
         history = fitted.get("history_") if isinstance(fitted, dict) else None
-        if fitted is not None and not isinstance(fitted, dict) or (
+        if (fitted is not None and not isinstance(fitted, dict)) or (
                 history is not None and not (isinstance(history, dict) and all(
                     isinstance(values, list) and all(isinstance(value, (int, float))
                                                      for value in values)
@@ -427,7 +433,7 @@ class FERClassifier(ScikerasClassifier):
         """
         # What the network takes is what the feature encoder makes of a sample (a subclass
         # may encode other samples as images).
-        sample = np.zeros((1,) + tuple(sample_shape), dtype="float32")
+        sample = np.zeros((1, *tuple(sample_shape)), dtype="float32")
         encoded = self.feature_encoder.fit_transform(sample)
         check_depth_fits(self.architecture, self.depth, encoded.shape[1:])
 

@@ -174,7 +174,7 @@ def silence_native_logs():
         try:
             with _stderr_descriptor_muted():
                 import keras  # noqa: F401
-        except Exception:  # noqa: BLE001, S110 - the command's import raises it, stderr back
+        except Exception:
             pass
     with contextlib.suppress(ImportError):
         from absl import logging as absl_logging

@@ -1,4 +1,5 @@
-"""Load the FER2013 Kaggle CSV (``emotion,pixels,Usage``) fast, with an on-disk cache of parsed arrays.
+"""Load the FER2013 Kaggle CSV (``emotion,pixels,Usage``) fast, with an on-disk cache of parsed
+arrays.
 
 Rows are counted from 0 after the header line in every error message, blank lines included (a
 blank line amid the data is a bad row), so row ``i`` is on line ``i + 2`` of the CSV file.
@@ -49,7 +50,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 def check_image_size(image_size):
     """Raise a ValueError unless ``image_size`` (the side of a square image) is a positive int."""
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
+    if (isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer))
+            or image_size < 1):
         raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
 
 
@@ -81,16 +83,19 @@ def parse_pixel_strings(strings, image_size=IMAGE_SIZE):
     other whitespace, signs and leading zeros, and reports the first bad row.
     """
     check_image_size(image_size)
-    rows = strings.to_numpy(dtype=object) if isinstance(strings, pd.Series) else np.asarray(strings, dtype=object)
+    rows = (strings.to_numpy(dtype=object) if isinstance(strings, pd.Series)
+            else np.asarray(strings, dtype=object))
     if rows.ndim != 1:
-        raise ValueError(f"expected a 1-D sequence of pixel strings, got an array of shape {rows.shape}")
+        raise ValueError(f"expected a 1-D sequence of pixel strings, got an array of shape "
+                         f"{rows.shape}")
     n_pixels = int(image_size) ** 2
     images = np.empty((rows.size, n_pixels), dtype=np.uint8)
     for start in range(0, rows.size, _CHUNK_ROWS):
         chunk = rows[start : start + _CHUNK_ROWS]
         parsed = _parse_chunk_fast(chunk, n_pixels)
         if parsed is None:
-            parsed = np.stack([_parse_row(text, start + i, n_pixels) for i, text in enumerate(chunk)])
+            parsed = np.stack([_parse_row(text, start + i, n_pixels)
+                               for i, text in enumerate(chunk)])
         images[start : start + chunk.size] = parsed
     return images.reshape(rows.size, image_size, image_size)
 
@@ -116,7 +121,8 @@ def _parse_chunk_fast(chunk, n_pixels):
     lengths = ends - starts
     if lengths.max() > 3:
         return None
-    # Index wrap-around for short tokens at the buffer start is harmless: those terms are multiplied by 0.
+    # Index wrap-around for short tokens at the buffer start is harmless: those terms are
+    # multiplied by 0.
     values = digits[ends - 1].astype(np.uint16)
     values += (lengths >= 2) * digits[ends - 2].astype(np.uint16) * 10
     values += (lengths >= 3) * digits[ends - 3].astype(np.uint16) * 100
@@ -128,7 +134,8 @@ def _parse_chunk_fast(chunk, n_pixels):
 def _parse_row(text, row, n_pixels):
     """Parse one pixel string in plain Python, raising a ValueError that says what is wrong."""
     if not isinstance(text, str):
-        what = "a missing value" if pd.api.types.is_scalar(text) and pd.isna(text) else type(text).__name__
+        what = ("a missing value" if pd.api.types.is_scalar(text) and pd.isna(text)
+                else type(text).__name__)
         raise ValueError(f"row {row}: expected a pixel string, got {what} ({text!r})")
     tokens = text.split()
     if not tokens:
@@ -137,12 +144,14 @@ def _parse_row(text, row, n_pixels):
     if not_number is not None:
         raise ValueError(f"row {row}: {not_number!r} is not an integer pixel value")
     if len(tokens) != n_pixels:
-        side = int(round(n_pixels**0.5))
-        raise ValueError(f"row {row}: found {len(tokens)} pixel values, expected {n_pixels} ({side}x{side})")
+        side = round(n_pixels**0.5)
+        raise ValueError(f"row {row}: found {len(tokens)} pixel values, expected {n_pixels} "
+                         f"({side}x{side})")
     values = np.array([int(token) for token in tokens], dtype=np.int64)
     outside = np.flatnonzero((values < 0) | (values > 255))
     if outside.size:
-        raise ValueError(f"row {row}: pixel value {values[outside[0]]} at position {outside[0]} is outside 0-255")
+        raise ValueError(f"row {row}: pixel value {values[outside[0]]} at position {outside[0]} "
+                         f"is outside 0-255")
     return values.astype(np.uint8)
 
 
@@ -291,7 +300,8 @@ def _labels_from_table(table, path):
         if table.iloc[row].isna().all():
             raise ValueError(f"{path}: row {row} is a blank line (line {row + 2} of the file); "
                              f"expected emotion,pixels,Usage")
-        raise ValueError(f"{path}: row {row} has emotion {raw.iloc[row]!r}, expected an integer code 0-6")
+        raise ValueError(f"{path}: row {row} has emotion {raw.iloc[row]!r}, expected an integer "
+                         f"code 0-6")
     missing_usage = np.flatnonzero(table["Usage"].isna().to_numpy())
     if missing_usage.size:
         raise ValueError(f"{path}: row {int(missing_usage[0])} has no Usage value")
@@ -324,7 +334,7 @@ def _requested_usages(usage, usages, path):
 
 def _describe(path, usages, n_classes):
     names, counts = np.unique(usages, return_counts=True)
-    per_usage = ", ".join(f"{name}: {count}" for name, count in zip(names, counts))
+    per_usage = ", ".join(f"{name}: {count}" for name, count in zip(names, counts, strict=True))
     return (
         f"FER2013 facial expressions from {path}: {usages.size} rows ({per_usage}); "
         f"48x48 grey images; {n_classes} classes: {', '.join(class_names(n_classes))}."
@@ -352,14 +362,16 @@ def _file_key(path):
 
 
 def _cache_file(path, cache_dir):
-    # One cache file per source path: a changed file overwrites its stale cache instead of piling up.
+    # One cache file per source path: a changed file overwrites its stale cache instead of piling
+    # up.
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
     directory = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
     return directory / f"{path.name}-{digest}.npz"
 
 
 def _read_cache(cache_file, key):
-    """(emotion, images, usages) from a cache file made for ``key``; None when absent, stale or corrupt."""
+    """(emotion, images, usages) from a cache file made for ``key``; None when absent, stale or
+    corrupt."""
     try:
         with np.load(cache_file, allow_pickle=False) as stored:
             if str(stored["key"]) != key:
@@ -389,4 +401,5 @@ def _write_cache(cache_file, key, emotion, images, usages):
     try:
         write_atomically(cache_file, write)
     except OSError as error:
-        warnings.warn(f"could not write the FER2013 cache {cache_file}: {error}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"could not write the FER2013 cache {cache_file}: {error}", RuntimeWarning,
+                      stacklevel=3)

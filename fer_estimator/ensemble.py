@@ -42,7 +42,7 @@ def soft_voting_ensemble(pipelines, names=None):
         raise ValueError(f"got {len(names)} names for {len(pipelines)} pipelines")
     preprocessing = pipelines[0][:-1]
     classes = pipelines[0].classes_
-    for name, pipeline in zip(names[1:], pipelines[1:]):
+    for name, pipeline in zip(names[1:], pipelines[1:], strict=True):
         difference = _preprocessing_difference(preprocessing, pipeline[:-1])
         if difference:
             raise ValueError(f"pipeline {name!r} preprocesses images differently from "
@@ -51,7 +51,8 @@ def soft_voting_ensemble(pipelines, names=None):
             raise ValueError(f"pipeline {name!r} has classes {list(pipeline.classes_)}, "
                              f"{names[0]!r} has {list(classes)}")
     vote = VotingClassifier(
-        [(name, FrozenEstimator(pipeline.steps[-1][1])) for name, pipeline in zip(names, pipelines)],
+        [(name, FrozenEstimator(pipeline.steps[-1][1]))
+         for name, pipeline in zip(names, pipelines, strict=True)],
         voting="soft")
     # Frozen members ignore fit: it only records the classes, one sample of each.
     vote.fit(np.zeros((len(classes), 1)), classes)
@@ -144,7 +145,7 @@ def _preprocessing_difference(first, other):
     """What differs between two fitted preprocessing pipelines; empty when they are the same."""
     if len(first.steps) != len(other.steps):
         return f"{len(first.steps)} against {len(other.steps)} steps"
-    for (name, step), (_, other_step) in zip(first.steps, other.steps):
+    for (name, step), (_, other_step) in zip(first.steps, other.steps, strict=True):
         if type(step) is not type(other_step) or step.get_params() != other_step.get_params():
             return f"step {name!r}: {step!r} against {other_step!r}"
         for key in sorted(_fitted_attributes(step) | _fitted_attributes(other_step)):

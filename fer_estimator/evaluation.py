@@ -4,8 +4,13 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, balanced_accuracy_score,
-                             classification_report, confusion_matrix)
+from sklearn.metrics import (
+    ConfusionMatrixDisplay,
+    accuracy_score,
+    balanced_accuracy_score,
+    classification_report,
+    confusion_matrix,
+)
 from tqdm import tqdm
 
 from .classifier import SINGLE_CALL_BATCH, mirror_images
@@ -73,7 +78,7 @@ def evaluate(model, X, y, *, progress=True):
         proba = predict_proba_with_progress(classifier, images, progress=progress)
         predicted = classes[proba.argmax(axis=1)]
         report = {
-            "n_samples": int(len(y)),
+            "n_samples": len(y),
             "classes": [str(name) for name in classes],
             "accuracy": float(accuracy_score(y, predicted)),
             "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
@@ -86,7 +91,7 @@ def evaluate(model, X, y, *, progress=True):
             with_tta = classes[(proba + mirrored).argmax(axis=1)]
             report["accuracy_tta"] = float(accuracy_score(y, with_tta))
     finally:
-        for network, tta in zip(networks, previous_tta):
+        for network, tta in zip(networks, previous_tta, strict=True):
             network.set_params(tta=tta)
     per_class = classification_report(y, predicted, labels=classes, output_dict=True,
                                       zero_division=0)

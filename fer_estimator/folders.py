@@ -262,7 +262,7 @@ def _decode_all(files, image_size, n_jobs, progress):
                             disable=not progress))
     images = np.array([image for image, _ in results if image is not None], dtype=np.uint8)
     images = images.reshape(-1, image_size, image_size)
-    failed = [(name, reason) for (_, _, name), (image, reason) in zip(files, results)
+    failed = [(name, reason) for (_, _, name), (image, reason) in zip(files, results, strict=True)
               if image is None]
     resized = sum(reason == "resized" for image, reason in results if image is not None)
     return images, failed, int(resized)
@@ -321,7 +321,8 @@ def _describe(root, target_names, usage, n_images, n_skipped):
     per_usage = ""
     if usage is not None:
         names, counts = np.unique(usage, return_counts=True)
-        per_usage = f" ({', '.join(f'{name}: {count}' for name, count in zip(names, counts))})"
+        counted = ", ".join(f"{name}: {count}" for name, count in zip(names, counts, strict=True))
+        per_usage = f" ({counted})"
     return (f"Image folder {shown(root)}: {n_images} images{per_usage}, {n_skipped} entries "
             f"skipped; {len(target_names)} classes: {', '.join(map(shown, target_names))}.")
 
@@ -350,7 +351,8 @@ def _read_cache(cache_file, key):
         with np.load(cache_file, allow_pickle=False) as stored:
             if str(stored["key"]) != key:
                 return None
-            failed = list(zip(stored["failed_paths"].tolist(), stored["failed_reasons"].tolist()))
+            failed = list(zip(stored["failed_paths"].tolist(), stored["failed_reasons"].tolist(),
+                              strict=True))
             return stored["images"], failed, int(stored["resized"])
     except (OSError, ValueError, KeyError, EOFError):
         return None
@@ -405,7 +407,7 @@ def save_image_folder(folder, images, labels, usage=None, *, suffix=".png"):
                         ("privatetest", "PrivateTest"))}
     written = []
     width = len(str(len(images)))
-    for index, (image, label) in enumerate(zip(images, labels)):
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
         base = Path(folder) if usage is None else Path(folder) / folder_of_usage[usage[index]]
         path = base / str(label) / f"{index:0{width}d}{suffix}"
         write_image(path, image)

@@ -16,8 +16,8 @@ from sklearn.model_selection import train_test_split
 from ._output_paths import check_output_paths
 from ._versions import current_versions
 from .data import load_fer2013
-from .folders import load_image_folder, shown
 from .evaluation import evaluate
+from .folders import load_image_folder, shown
 from .labels import class_names, merge_disgust_into_angry
 from .persistence import dump_joblib, dump_json
 from .pipeline import make_fer_pipeline
@@ -266,8 +266,8 @@ def train_and_save(out, data=None, *, n_classes=None, normalization="scale", cnn
         "data": source,
         "n_classes": len(pipeline.classes_),
         "classes": [str(name) for name in pipeline.classes_],
-        "train_rows": int(len(y_train)),
-        "test_rows": int(len(y_test)),
+        "train_rows": len(y_train),
+        "test_rows": len(y_test),
         "normalization": normalization,
         "params": params,
         "accuracy": scores["accuracy"],

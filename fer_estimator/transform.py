@@ -1,4 +1,5 @@
-"""PixelTransformer: FER2013 pixel strings or image arrays -> normalised float32 image batches for a CNN."""
+"""PixelTransformer: FER2013 pixel strings or image arrays -> normalised float32 image batches for
+a CNN."""
 
 import inspect
 import math
@@ -25,7 +26,8 @@ _MIN_IMAGE_STD = 1.0 / 255.0
 
 
 class PixelTransformer(TransformerMixin, BaseEstimator):
-    """Turn FER2013 pixel strings or images into normalised float32 batches of shape (n, size, size, 1).
+    """Turn FER2013 pixel strings or images into normalised float32 batches of shape
+    (n, size, size, 1).
 
     Accepted X (all pixel values on the 0-255 grey scale, integer or float, unless
     ``input_scale=1``):
@@ -217,8 +219,9 @@ class PixelTransformer(TransformerMixin, BaseEstimator):
                 raise ValueError(f"a DataFrame X needs a 'pixels' column; it has {list(X.columns)}")
             X = X["pixels"]
         if _is_list_of_images(X):
-            per_image = [_resized(_image_batch(image[np.newaxis], size, self.input_scale, row), size)
-                         for row, image in enumerate(X)]
+            per_image = [
+                _resized(_image_batch(image[np.newaxis], size, self.input_scale, row), size)
+                for row, image in enumerate(X)]
             return np.concatenate(per_image)
         array = X.to_numpy(dtype=object) if isinstance(X, pd.Series) else np.asarray(X)
         if array.size == 0:
@@ -239,7 +242,8 @@ def _is_list_of_images(X):
 def _image_batch(array, image_size=IMAGE_SIZE, input_scale=255, first_row=0):
     """Check a numeric array of images or flat rows; return float32 grey images (n, H, W), 0-255."""
     if array.dtype.kind not in "uif":
-        raise ValueError(f"X must hold numbers on the 0-255 grey scale or pixel strings, got dtype {array.dtype}")
+        raise ValueError(f"X must hold numbers on the 0-255 grey scale or pixel strings, got "
+                         f"dtype {array.dtype}")
     if array.size == 0:
         raise ValueError(f"image {first_row} of X is empty (shape {array.shape[1:]})")
     if array.ndim == 2:
@@ -261,7 +265,8 @@ def _image_batch(array, image_size=IMAGE_SIZE, input_scale=255, first_row=0):
         array = array.reshape(-1, side, side)
     elif array.ndim == 4:
         if array.shape[3] not in (1, 3):
-            raise ValueError(f"X of shape {array.shape}: expected 1 (grey) or 3 (RGB) channels, got {array.shape[3]}")
+            raise ValueError(f"X of shape {array.shape}: expected 1 (grey) or 3 (RGB) channels, "
+                             f"got {array.shape[3]}")
     elif array.ndim != 3:
         raise ValueError(
             f"X of shape {array.shape}: expected pixel strings, flat rows (n, k*k), "
@@ -283,7 +288,8 @@ def _check_pixel_range(array, first_row, input_scale=255):
     if array.dtype.kind == "f":
         not_finite = np.flatnonzero(~np.isfinite(per_row).all(axis=1))
         if not_finite.size:
-            raise ValueError(f"row {first_row + int(not_finite[0])} of X contains NaN or infinite values")
+            raise ValueError(f"row {first_row + int(not_finite[0])} of X contains NaN or infinite "
+                             f"values")
     outside = (per_row < 0) | (per_row > input_scale)
     bad_rows = np.flatnonzero(outside.any(axis=1))
     if bad_rows.size:
@@ -302,4 +308,5 @@ def _check_pixel_range(array, first_row, input_scale=255):
 def _resized(images, size):
     if images.shape[1:] == (size, size):
         return images
-    return np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA) for image in images])
+    return np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+                     for image in images])

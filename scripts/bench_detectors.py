@@ -10,8 +10,8 @@ Every registered detector runs at several settings (Haar's ``min_neighbors``, Yu
   bricks, gravel), where every detection is false.
 
 A detection is true when its box holds the centre of a marked face not yet found; any other
-is false. Times are the best of ``--repeats`` runs (the least disturbed by other processes), in milliseconds per image, on images
-already in memory.
+is false. Times are the best of ``--repeats`` runs (the least disturbed by other processes), in
+milliseconds per image, on images already in memory.
 
 Usage::
 

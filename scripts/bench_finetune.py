@@ -6,8 +6,9 @@ PublicTest rows of the shared FER2013 CSV, which the shipped model never trained
 CSV has no PrivateTest rows), become an image folder (FER2013's release layout, PNG):
 ``--train-rows`` of them as its ``train/`` split and ``--test-rows`` others as its ``test/``
 split (both stratified), on a class list that differs from the shipped model's (6 classes,
-Disgust merged into Angry: a new output layer). The same recipe and epochs train two pipelines on ``train/``: one from the shipped model's weights
-(``FERClassifier(init_model=...)``), one from a random start; both are scored on ``test/``.
+Disgust merged into Angry: a new output layer). The same recipe and epochs train two pipelines
+on ``train/``: one from the shipped model's weights (``FERClassifier(init_model=...)``), one
+from a random start; both are scored on ``test/``.
 """
 
 import argparse
@@ -17,9 +18,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _shared import SHARED_FER2013_CSV
 from sklearn.model_selection import train_test_split
 
-from _shared import SHARED_FER2013_CSV
 from fer_estimator._paths import DEFAULT_MODEL_PATH
 from fer_estimator.data import load_fer2013
 from fer_estimator.folders import save_image_folder

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from _shared import SHARED_FER2013_CSV
+
 from fer_estimator.data import load_fer2013
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from _shared import SHARED_FER2013_CSV
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from _shared import SHARED_FER2013_CSV
 from fer_estimator._paths import DEFAULT_MODEL_PATH
 from fer_estimator.data import load_fer2013
 from fer_estimator.evaluation import evaluate

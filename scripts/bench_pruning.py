@@ -27,6 +27,7 @@ from pathlib import Path
 
 # Neither import loads Keras or Optuna: this parent process only launches the studies.
 from _shared import PROJECT_ROOT
+
 from fer_estimator.search import PRUNERS
 
 RUN_SEARCH = PROJECT_ROOT / "scripts" / "run_search.py"

@@ -1,6 +1,7 @@
 """Training speed: FERClassifier.fit against a plain keras Model.fit, float32 against bfloat16.
 
-    python scripts/bench_training.py [--images 4096] [--epochs 3] [--rounds 2] [--depth 4] [--base-filters 32] [--architecture vgg]
+    python scripts/bench_training.py [--images 4096] [--epochs 3] [--rounds 2] [--depth 4]
+        [--base-filters 32] [--architecture vgg]
 
 The same network (the shipped recipe's half-width VGG by default), the same images and batch
 size, trained four ways in interleaved rounds so that whatever else runs on the machine weighs
@@ -17,8 +18,8 @@ import time
 
 import keras
 import numpy as np
-
 from _shared import SHARED_FER2013_CSV
+
 from fer_estimator.architecture import ARCHITECTURES, build_network
 from fer_estimator.classifier import FERClassifier
 from fer_estimator.data import load_fer2013

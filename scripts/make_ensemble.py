@@ -78,7 +78,7 @@ def main(argv=None):
     rows = shared_validation_rows(members, y_train)
     ensemble = soft_voting_ensemble(members, names=names)
     validation = {name: evaluate(model, X_train[rows], y_train[rows], progress=False)
-                  for name, model in [*zip(names, members), ("ensemble", ensemble)]}
+                  for name, model in [*zip(names, members, strict=True), ("ensemble", ensemble)]}
     print(f"validation ({len(rows)} Training images no member trained on):")
     for name, report in validation.items():
         print(f"  {name:32s} accuracy {report['accuracy']:.4f}  "

@@ -1,6 +1,6 @@
 """Derive the safe ``.fer.zip`` models from the shipped joblib pipelines, and the manifest.
 
-    python scripts/make_safe_models.py                  # models/fer2013-{7,6}class.fer.zip + manifest
+    python scripts/make_safe_models.py                  # fer2013-{7,6}class.fer.zip + manifest
     python scripts/make_safe_models.py --manifest-only  # only re-record the SHA-256 of models/*
 
 Run it after (re)training the shipped joblib models: each ``models/<name>.joblib`` listed in

@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _shared import PROJECT_ROOT, SHARED_FER2013_CSV
+
 from fer_estimator._paths import MODELS_DIR
+from fer_estimator.ensemble import shared_validation_rows
 from fer_estimator.evaluation import evaluate
 from fer_estimator.persistence import dump_joblib, dump_json, load_joblib, write_atomically
-from fer_estimator.ensemble import shared_validation_rows
 from fer_estimator.pipeline import make_fer_pipeline
 from fer_estimator.training import fit_resumable, load_split, train_and_save
 from fer_estimator.variants import six_class_from_seven
@@ -171,7 +171,7 @@ def run_pilot(name, log_path, data, cnn_params, *, n_classes, max_train_rows, ch
                                         if SHIPPED_PARAMS.get(key, object()) != value},
               "teacher": None if teacher is None else Path(teacher).name,
               "seed": random_state, "epochs": len(history["loss"]),
-              "validation_rows": int(len(rows)),
+              "validation_rows": len(rows),
               "validation_accuracy": scores["accuracy"],
               "validation_accuracy_tta": scores["accuracy_tta"],
               "balanced_accuracy": scores["balanced_accuracy"],

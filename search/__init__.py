@@ -27,7 +27,9 @@ _LAZY_NAMES = {
     "trial_counts": "report",
 }
 
-__all__ = sorted(["PRUNERS", "PRUNE_ON", "default_storage_url", *_LAZY_NAMES])
+# A list literal, sorted in place, so that linters see the re-exported names.
+__all__ = ["PRUNERS", "PRUNE_ON", "default_storage_url", *_LAZY_NAMES]
+__all__.sort()
 
 
 __getattr__, __dir__ = attach(__name__, _LAZY_NAMES)

@@ -8,6 +8,7 @@ stays quick); :func:`run_search` imports them when the search starts.
 """
 
 import json
+import sys
 import time
 from pathlib import Path
 

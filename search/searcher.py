@@ -290,7 +290,8 @@ from fer_estimator.pipeline import make_fer_pipeline
                        f"or timed out); run more trials or prune less")
             if self.refit:
                 raise NoCompletedTrialError(message)
-            warnings.warn(message + "; best_* attributes are not set", RuntimeWarning)
+            warnings.warn(message + "; best_* attributes are not set", RuntimeWarning,
+                          stacklevel=2)
             return self
         self.best_trial_ = self.study_.best_trial
         self.best_params_ = {name: value for name, value in self.best_trial_.params.items()
@@ -343,7 +344,7 @@ from fer_estimator.pipeline import make_fer_pipeline
             raise ValueError(f"X has {len(X)} samples but y has {len(y)} labels")
         if len(y) == 0:
             raise ValueError("cannot search on an empty dataset (0 samples)")
-        classes, counts = np.unique(y, return_counts=True)
+        classes, _counts = np.unique(y, return_counts=True)
         if len(classes) < 2:
             raise ValueError(f"the dataset has a single class ({classes[0]!r}); a classifier "
                              f"search needs at least two")
@@ -360,7 +361,7 @@ from fer_estimator.pipeline import make_fer_pipeline
                      else "the data")
             raise ValueError(f"class(es) {rare} have fewer samples than cv={n_splits} folds "
                              f"in {where} (counts: "
-                             f"{dict(zip(classes.tolist(), counts.tolist()))})")
+                             f"{dict(zip(classes.tolist(), counts.tolist(), strict=True))})")
 
     def _sample_indices(self, y):
         every = np.arange(len(y))

@@ -3,7 +3,6 @@
 from collections.abc import Mapping
 
 import numpy as np
-
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,

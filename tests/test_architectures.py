@@ -11,8 +11,12 @@ from keras import layers
 from sklearn.base import clone
 
 from fer_estimator import load, make_fer_pipeline, save
-from fer_estimator.architecture import (ARCHITECTURES, architecture_parameters, build_network,
-                                        register_architecture)
+from fer_estimator.architecture import (
+    ARCHITECTURES,
+    architecture_parameters,
+    build_network,
+    register_architecture,
+)
 from fer_estimator.classifier import FERClassifier
 from fer_estimator.persistence import dump_joblib
 from fer_estimator.presets import MICRO

@@ -30,7 +30,7 @@ def model(tmp_path):
 
 def _png_declaring(width, height):
     """A tiny PNG whose header declares ``width`` x ``height`` (a decompression bomb's shape)."""
-    ok, png = cv2.imencode(".png", np.zeros((1, 1), np.uint8))
+    _ok, png = cv2.imencode(".png", np.zeros((1, 1), np.uint8))
     png = bytearray(png.tobytes())
     ihdr = bytearray(png[12:29])  # b"IHDR" + 13 bytes of data
     ihdr[4:12] = struct.pack(">II", width, height)

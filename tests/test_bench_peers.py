@@ -3,8 +3,8 @@
 import keras
 import numpy as np
 import pytest
-
 from conftest import load_script
+
 from fer_estimator import EMOTIONS, load_fer2013
 
 bench = load_script("bench_peers")

@@ -1,6 +1,7 @@
 """scripts/bench_pruning.py: the pruners it compares and the figures it prints."""
 
 from conftest import load_script
+
 from fer_estimator.search import PRUNERS
 
 

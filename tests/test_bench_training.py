@@ -3,7 +3,6 @@
 import re
 
 import pytest
-
 from conftest import load_script
 
 bench = load_script("bench_training")

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import MICRO_CNN, TINY_CNN
 from sklearn.base import clone, is_classifier
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
 
-from conftest import MICRO_CNN, TINY_CNN
 from fer_estimator.classifier import FERClassifier
 
 
@@ -176,7 +176,8 @@ def test_fit_callbacks_serve_one_fit_only(scaled_images):
 
     X, y = scaled_images
     seen_epochs = []
-    recorder = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen_epochs.append(epoch))
+    recorder = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen_epochs.append(epoch))
     clf = FERClassifier(**{**TINY_CNN, "epochs": 2})
     clf.fit(X[:100], y[:100], callbacks=[recorder])
     assert seen_epochs == [0, 1]

@@ -1,7 +1,7 @@
 """The ``fer-estimator`` command line."""
 
-import dataclasses
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -41,8 +41,8 @@ def photos(tmp_path):
 def test_predict_on_a_folder_skips_the_bad_file_and_saves_everything(
         model, photos, tmp_path, capsys):
     out, json_path, csv_path = tmp_path / "annotated", tmp_path / "r.json", tmp_path / "r.csv"
-    status = main(["predict", str(photos), "--model", str(model), "--trust-model", "--out", str(out),
-                   "--json", str(json_path), "--csv", str(csv_path)])
+    status = main(["predict", str(photos), "--model", str(model), "--trust-model",
+                   "--out", str(out), "--json", str(json_path), "--csv", str(csv_path)])
     captured = capsys.readouterr()
     assert status == 1  # done, but one input was skipped
     assert f"skipped {photos / 'broken.jpg'}: not a readable image" in captured.err
@@ -65,7 +65,8 @@ def test_an_empty_folder_is_reported(model, tmp_path, capsys):
 
 def test_predict_demo_writes_one_annotated_file(model, tmp_path, capsys):
     out = tmp_path / "annotated.jpg"
-    assert main(["predict", "--demo", "--model", str(model), "--trust-model", "--out", str(out)]) == 0
+    assert main(["predict", "--demo", "--model", str(model), "--trust-model",
+                 "--out", str(out)]) == 0
     assert "astronaut: 1 face: " in capsys.readouterr().out
     assert cv2.imread(str(out)).shape == (512, 512, 3)
 
@@ -78,8 +79,9 @@ def test_predict_a_video_every_second_frame(model, tmp_path, capsys):
         writer.write(frame)
     writer.release()
     csv_path = tmp_path / "r.csv"
-    assert main(["predict", str(video), "--model", str(model), "--trust-model", "--frame-stride", "2",
-                 "--out", str(tmp_path / "frames"), "--csv", str(csv_path)]) == 0
+    assert main(["predict", str(video), "--model", str(model), "--trust-model",
+                 "--frame-stride", "2", "--out", str(tmp_path / "frames"),
+                 "--csv", str(csv_path)]) == 0
     assert pd.read_csv(csv_path)["frame"].tolist() == [0, 2]
     assert sorted(path.name for path in (tmp_path / "frames").iterdir()) == [
         "clip_frame000000.jpg", "clip_frame000002.jpg"]
@@ -213,7 +215,8 @@ def test_tensorflow_start_up_lines_are_hidden_unless_verbose(model, tmp_path):
 @pytest.mark.parametrize("outputs, message", [
     (["--json", "{photo}"], "--json {photo} is the input INPUT 1 {photo}: it would be overwritten"),
     (["--csv", "{model}"], "--csv {model} is the input --model {model}"),
-    (["--json", "{tmp}/r.out", "--csv", "{tmp}/r.out"], "--csv {tmp}/r.out is the path of --json too"),
+    (["--json", "{tmp}/r.out", "--csv", "{tmp}/r.out"],
+     "--csv {tmp}/r.out is the path of --json too"),
     (["--json", "{photo}/r.json"], "cannot be written: {photo} is a file, not a folder"),
     (["--csv", "{tmp}"], "--csv {tmp} is an existing folder"),
     (["--out", "{photo}"], "--out {photo} is the input itself"),

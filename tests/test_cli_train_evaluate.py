@@ -82,8 +82,8 @@ def test_training_resumes_from_its_checkpoint(tmp_path):
     """A fit interrupted after an epoch continues from there, and history_ holds every epoch."""
     import keras
     import numpy as np
-
     from conftest import TINY_CNN
+
     from fer_estimator.pipeline import make_fer_pipeline
     from fer_estimator.training import fit_resumable
 

@@ -22,7 +22,8 @@ def to_strings(images):
 
 def seed_parse(strings):
     """The seed notebooks' loop, the reference the fast parser must match."""
-    return np.stack([np.array([int(value) for value in text.split()]).reshape(48, 48) for text in strings])
+    return np.stack([np.array([int(value) for value in text.split()]).reshape(48, 48)
+                     for text in strings])
 
 
 def make_table(n_rows=21, seed=0):
@@ -70,7 +71,8 @@ def test_parse_matches_seed_loop(container, small_chunks):
 
 
 def test_parse_other_image_size_and_empty_input():
-    assert parse_pixel_strings(["1 2 3 4", "5 6 7 8"], image_size=2).tolist() == [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]
+    assert (parse_pixel_strings(["1 2 3 4", "5 6 7 8"], image_size=2).tolist()
+            == [[[1, 2], [3, 4]], [[5, 6], [7, 8]]])
     assert parse_pixel_strings([]).shape == (0, 48, 48)
     with pytest.raises(ValueError, match="image_size"):
         parse_pixel_strings(["1"], image_size=0)
@@ -91,9 +93,11 @@ BAD_ROWS = {
     "too many": (lambda s: s + " 1", "found 2305 pixel values, expected 2304"),
     "non-number": (lambda s: s.replace(" ", " 12a ", 1), "'12a' is not an integer"),
     "float": (lambda s: s.replace(" ", " 1.5 ", 1), "'1.5' is not an integer"),
-    "above 255": (lambda s: "256" + s[s.index(" ") :], "pixel value 256 at position 0 is outside 0-255"),
+    "above 255": (lambda s: "256" + s[s.index(" ") :],
+                  "pixel value 256 at position 0 is outside 0-255"),
     "four digits": (lambda s: "1000" + s[s.index(" ") :], "1000 at position 0 is outside"),
-    "negative": (lambda s: s[: s.rindex(" ")] + " -1", "pixel value -1 at position 2303 is outside 0-255"),
+    "negative": (lambda s: s[: s.rindex(" ")] + " -1",
+                 "pixel value -1 at position 2303 is outside 0-255"),
     "empty": (lambda s: "  ", "the pixel string is empty"),
     "None": (lambda s: None, "got a missing value"),
     "NaN": (lambda s: float("nan"), "got a missing value"),
@@ -168,7 +172,8 @@ def test_six_classes_merge_disgust_into_angry(small_csv, cache_dir):
 
 def test_strings_mode_and_return_X_y(small_csv, cache_dir):
     path, table, _ = small_csv
-    X, y = load_fer2013(path, pixels="strings", usage="Training", return_X_y=True, cache_dir=cache_dir)
+    X, y = load_fer2013(path, pixels="strings", usage="Training", return_X_y=True,
+                        cache_dir=cache_dir)
     wanted = table["Usage"] == "Training"
     assert X.dtype == object and X.shape == (wanted.sum(),)
     assert list(X) == list(table["pixels"][wanted])
@@ -177,7 +182,8 @@ def test_strings_mode_and_return_X_y(small_csv, cache_dir):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"n_classes": 5}, "n_classes must be 7 or 6"), ({"pixels": "arrays"}, "pixels must be 'images' or 'strings'")],
+    [({"n_classes": 5}, "n_classes must be 7 or 6"),
+     ({"pixels": "arrays"}, "pixels must be 'images' or 'strings'")],
 )
 def test_bad_options(small_csv, cache_dir, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -185,7 +191,7 @@ def test_bad_options(small_csv, cache_dir, kwargs, message):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere.csv"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.csv"):
         load_fer2013(tmp_path / "nowhere.csv", cache_dir=tmp_path)
 
 
@@ -204,7 +210,8 @@ def test_bad_emotion_names_the_row(tmp_path, cache_dir, bad_code):
     table.loc[4, "emotion"] = bad_code
     path = tmp_path / "bad.csv"
     table.to_csv(path, index=False)
-    with pytest.raises(ValueError, match="bad.csv: row 4 has emotion .* expected an integer code 0-6"):
+    with pytest.raises(ValueError,
+                       match=r"bad\.csv: row 4 has emotion .* expected an integer code 0-6"):
         load_fer2013(path, cache_dir=cache_dir)
 
 
@@ -215,7 +222,7 @@ def test_bad_pixels_name_the_file_and_row(tmp_path, cache_dir):
     path = tmp_path / "bad.csv"
     table.to_csv(path, index=False)
     for pixels in ("images", "strings"):
-        with pytest.raises(ValueError, match="bad.csv: row 3: found 2305 pixel values"):
+        with pytest.raises(ValueError, match=r"bad\.csv: row 3: found 2305 pixel values"):
             load_fer2013(path, pixels=pixels, cache_dir=cache_dir)
     assert not cache_dir.exists() or not any(cache_dir.iterdir())
 
@@ -245,7 +252,7 @@ def test_a_blank_line_is_a_bad_row_at_its_own_line(tmp_path, cache_dir):
 
 
 def test_blank_lines_at_the_end_are_not_rows(small_csv, cache_dir):
-    path, table, images = small_csv
+    path, _table, images = small_csv
     path.write_text(path.read_text() + "\n\n")
     bunch = load_fer2013(path, cache_dir=cache_dir)
     np.testing.assert_array_equal(bunch.data, images)
@@ -345,7 +352,7 @@ def test_shared_fer2013(shared_fer2013_csv, tmp_path):
     bunch = load_fer2013(shared_fer2013_csv, cache_dir=tmp_path)
     assert bunch.data.shape == (28_709 + 3_435, 48, 48) and bunch.data.dtype == np.uint8
     names, counts = np.unique(bunch.usage, return_counts=True)
-    assert dict(zip(names, counts)) == {"Training": 28_709, "PublicTest": 3_435}
+    assert dict(zip(names, counts, strict=True)) == {"Training": 28_709, "PublicTest": 3_435}
     assert set(np.unique(bunch.target)) == set(range(7))
     X, y = load_fer2013(shared_fer2013_csv, usage="PublicTest", n_classes=6, return_X_y=True,
                         cache_dir=tmp_path)
@@ -368,7 +375,7 @@ def test_a_usage_typo_raises_instead_of_dropping_the_row(tmp_path, cache_dir):
 def test_a_header_only_file_raises(tmp_path, cache_dir):
     path = tmp_path / "header.csv"
     path.write_text("emotion,pixels,Usage\n")
-    with pytest.raises(ValueError, match="header.csv: no data rows"):
+    with pytest.raises(ValueError, match=r"header\.csv: no data rows"):
         load_fer2013(path, cache_dir=cache_dir)
 
 
@@ -390,7 +397,7 @@ def test_unreadable_files_name_the_file(tmp_path, cache_dir, content):
 @pytest.mark.parametrize("pixels", ["images", "strings"])
 def test_an_edit_in_place_with_the_same_size_and_mtime_is_not_served_stale(
         small_csv, cache_dir, pixels):
-    path, table, images = small_csv
+    path, _table, _images = small_csv
     load_fer2013(path, cache_dir=cache_dir)
     stat = path.stat()
     header, first, rest = path.read_text().split("\n", 2)

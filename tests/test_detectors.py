@@ -74,7 +74,7 @@ def test_only_face_detector_subclasses_with_a_name_register(registry):
         def detect(self, image, min_face):
             return [], []
 
-    with pytest.raises(TypeError, match="Nameless.name must be a non-empty string"):
+    with pytest.raises(TypeError, match=r"Nameless\.name must be a non-empty string"):
         register_detector(Nameless)
     assert set(registry) == {"haar", "yunet"}
 
@@ -137,7 +137,7 @@ def test_an_opencv_without_haar_cascades_is_a_setup_error_exit_status_2(monkeypa
     from fer_estimator.cli import main
 
     monkeypatch.setattr(cv2, "data", None, raising=False)
-    with pytest.raises(OSError, match="has no Haar cascades; .*opencv-python-headless<5"):
+    with pytest.raises(OSError, match=r"has no Haar cascades; .*opencv-python-headless<5"):
         HaarDetector()
     assert main(["predict", "--demo", "--detector", "haar"]) == 2
     assert "has no Haar cascades" in capsys.readouterr().err

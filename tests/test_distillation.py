@@ -131,8 +131,9 @@ def test_a_distilled_pipeline_clones_and_cross_validates_with_per_fold_teacher_r
 
 
 def test_the_search_passes_teacher_rows_to_every_fold(faces, tmp_path):
-    from fer_estimator.search import FERSearchCV
     from optuna.distributions import CategoricalDistribution
+
+    from fer_estimator.search import FERSearchCV
 
     X, y = faces
     images = (X * 255).astype(np.uint8)

@@ -3,9 +3,9 @@
 import joblib
 import numpy as np
 import pytest
+from conftest import TINY_CNN
 from sklearn.base import clone
 
-from conftest import TINY_CNN
 from fer_estimator import EMOTIONS, FERClassifier, make_fer_pipeline, soft_voting_ensemble
 from fer_estimator.ensemble import ensemble_members, is_ensemble, shared_validation_rows
 from fer_estimator.evaluation import evaluate
@@ -96,7 +96,7 @@ def test_ensemble_members_gives_back_the_member_pipelines(members, synthetic_spl
     assert is_ensemble(ensemble) and not is_ensemble(members[0])
     recovered = ensemble_members(ensemble)
     assert list(recovered) == ["seed0", "seed1"]
-    for member, pipeline in zip(members, recovered.values()):
+    for member, pipeline in zip(members, recovered.values(), strict=True):
         np.testing.assert_allclose(pipeline.predict_proba(X_test), member.predict_proba(X_test),
                                    rtol=1e-6)
     rebuilt = soft_voting_ensemble(list(recovered.values()), names=list(recovered))

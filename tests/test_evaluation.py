@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import TINY_CNN
+
 from fer_estimator import EMOTIONS, make_fer_pipeline
 from fer_estimator.evaluation import evaluate, format_report, save_figures
 
@@ -44,7 +44,8 @@ def test_tta_setting_is_left_as_it_was(fitted_pipeline, synthetic_split):
                           progress=False)
         assert fitted_pipeline.named_steps["cnn"].tta is True
         assert report["accuracy"] == pytest.approx(
-            fitted_pipeline.set_params(cnn__tta=False).score(X_test[:50], np.array(EMOTIONS)[y_test[:50]]))
+            fitted_pipeline.set_params(cnn__tta=False).score(
+                X_test[:50], np.array(EMOTIONS)[y_test[:50]]))
     finally:
         fitted_pipeline.set_params(cnn__tta=False)
 

@@ -77,7 +77,7 @@ def test_batch_images_puts_several_images_in_one_call(estimator, image):
 def test_faces_carry_box_label_probabilities_and_score(image):
     # Happy (3) is 4 of the 10 labels, so the prior classifier gives it 0.4 and picks it.
     happy_most = DummyClassifier(strategy="prior").fit(np.zeros((10, 48, 48), np.uint8),
-                                                       list(range(7)) + [3, 3, 3])
+                                                       [*list(range(7)), 3, 3, 3])
     [faces] = FacePipeline(happy_most, fixed_boxes).predict(image)
     assert [face.box for face in faces] == [tuple(box) for box in FACE_BOXES.tolist()]
     assert [face.score for face in faces] == [0.9, 0.8, 0.7]
@@ -245,15 +245,15 @@ def test_bad_arrays_get_clear_errors(estimator, bad, error, match):
 def test_bad_files_get_errors_naming_the_path(estimator, tmp_path):
     pipeline = FacePipeline(estimator, fixed_boxes)
     missing = tmp_path / "missing.jpg"
-    with pytest.raises(FileNotFoundError, match="missing.jpg"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.jpg"):
         pipeline.predict(missing)
     text = tmp_path / "notes.jpg"
     text.write_text("not an image")
-    with pytest.raises(ValueError, match="notes.jpg: not a readable image"):
+    with pytest.raises(ValueError, match=r"notes\.jpg: not a readable image"):
         pipeline.predict(text)
     broken_video = tmp_path / "broken.mp4"
     broken_video.write_text("not a video")
-    with pytest.raises(ValueError, match="broken.mp4: not a readable video"):
+    with pytest.raises(ValueError, match=r"broken\.mp4: not a readable video"):
         pipeline.predict(broken_video)
     with pytest.raises(IsADirectoryError, match="is a folder"):
         pipeline.predict(tmp_path)
@@ -299,10 +299,10 @@ def test_estimator_errors(image, tmp_path, monkeypatch):
         FacePipeline(DummyClassifier(), fixed_boxes).predict(image)
     with pytest.raises(ValueError, match="predict_proba"):
         FacePipeline(object(), fixed_boxes).predict(image)
-    with pytest.raises(FileNotFoundError, match="nothing.joblib"):
+    with pytest.raises(FileNotFoundError, match=r"nothing\.joblib"):
         FacePipeline(tmp_path / "nothing.joblib", fixed_boxes).predict(image)
     monkeypatch.setattr(pipeline_module, "DEFAULT_MODEL_PATH", tmp_path / "shipped.joblib")
-    with pytest.raises(FileNotFoundError, match="shipped model .*shipped.joblib is missing"):
+    with pytest.raises(FileNotFoundError, match=r"shipped model .*shipped\.joblib is missing"):
         FacePipeline(None, fixed_boxes).predict(image)
 
 

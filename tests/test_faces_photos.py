@@ -87,9 +87,9 @@ def test_yunet_ships_with_its_licence_and_another_model_file_is_checked(estimato
     assert shipped.is_file() and 200_000 < shipped.stat().st_size < 300_000
     assert "MIT License" in (shipped.parent / "LICENSE").read_text()
     image = data.astronaut()
-    with pytest.raises(FileNotFoundError, match="missing.onnx"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.onnx"):
         FacePipeline(estimator, "yunet", yunet_model=tmp_path / "missing.onnx").predict(image)
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx")
-    with pytest.raises(ValueError, match="bad.onnx: not a YuNet ONNX model"):
+    with pytest.raises(ValueError, match=r"bad\.onnx: not a YuNet ONNX model"):
         FacePipeline(estimator, "yunet", yunet_model=bad).predict(image)

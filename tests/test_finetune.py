@@ -34,7 +34,7 @@ def test_matching_layers_start_from_the_init_model_and_the_head_is_new(source,
         assert "emotion" not in classifier.init_layers_
         assert set(classifier.init_layers_) == set(theirs) - {"emotion"}
         for name in classifier.init_layers_:
-            for mine, their in zip(ours[name], theirs[name]):
+            for mine, their in zip(ours[name], theirs[name], strict=True):
                 np.testing.assert_array_equal(mine, their)
         assert ours["emotion"][0].shape[-1] == 3
     same = FERClassifier(**MICRO, random_state=1, init_model=path)

@@ -51,7 +51,7 @@ def test_a_release_export_loads_as_the_csv(fer_csv, fer_folder):
     assert list(folder.target_names) == list(EMOTIONS) and folder.skipped == []
     six = load_image_folder(fer_folder, n_classes=6, return_X_y=True)
     np.testing.assert_array_equal(six[1], load_fer2013(fer_csv, n_classes=6, cache=False).target)
-    for got, expected in zip(load_split(fer_folder), load_split(fer_csv)):
+    for got, expected in zip(load_split(fer_folder), load_split(fer_csv), strict=True):
         if isinstance(expected, np.ndarray):
             np.testing.assert_array_equal(got, expected)
 
@@ -200,7 +200,7 @@ def test_entries_that_are_not_images_are_skipped_and_named(tmp_path):
     assert "has no label" in reasons["stray.png"]
     assert all(name in str(caught[0].message) for name in ("notes.txt", "broken.png", "nested"))
     assert list(bunch.target_names) == ["Happy", "Sad"] and len(bunch.target) == 4
-    with pytest.raises(ValueError, match="broken.png: not a readable image"):
+    with pytest.raises(ValueError, match=r"broken\.png: not a readable image"):
         load_image_folder(root, on_error="raise")
 
 

@@ -111,7 +111,7 @@ def test_lists_of_images_give_images_or_value_error(images):
 
 def _encoded(extension):
     rng = np.random.default_rng(0)
-    ok, data = cv2.imencode(extension, rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    _ok, data = cv2.imencode(extension, rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
     return data.tobytes()
 
 

@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import load_script
+
 from fer_estimator import load, make_fer_pipeline, save, soft_voting_ensemble
 from fer_estimator.presets import MICRO
 from fer_estimator.training import load_split

@@ -12,8 +12,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
-
 from conftest import TINY_CNN
+
 from fer_estimator import FERClassifier, make_fer_pipeline, manifest, persistence
 from fer_estimator.manifest import UntrustedModelError
 from fer_estimator.persistence import dump_joblib, write_atomically
@@ -91,10 +91,12 @@ def test_model_trained_under_jax_loads_and_predicts_under_this_backend(tmp_path,
         from fer_estimator.persistence import dump_joblib
         assert keras.config.backend() == "jax", keras.config.backend()
         pipeline = make_fer_pipeline(**{{**{TINY_CNN!r}, "epochs": 2, "validation_fraction": 0.2}})
-        pipeline.fit(np.load({str(tmp_path / "train.npy")!r}), np.load({str(tmp_path / "labels.npy")!r}))
+        pipeline.fit(np.load({str(tmp_path / "train.npy")!r}),
+                     np.load({str(tmp_path / "labels.npy")!r}))
         assert len(pipeline.named_steps["cnn"].history_["val_loss"]) == 2
         dump_joblib(pipeline, {str(tmp_path / "jax.joblib")!r})
-        np.save({str(tmp_path / "proba.npy")!r}, pipeline.predict_proba(np.load({str(tmp_path / "faces.npy")!r})))
+        np.save({str(tmp_path / "proba.npy")!r},
+                pipeline.predict_proba(np.load({str(tmp_path / "faces.npy")!r})))
     """, KERAS_BACKEND="jax")
     loaded = joblib.load(tmp_path / "jax.joblib")
     assert loaded.named_steps["cnn"]._saved_versions["keras_backend"] == "jax"
@@ -168,7 +170,7 @@ def test_load_trusted_joblib_needs_trust_or_a_shipped_file(tmp_path, monkeypatch
     with pytest.raises(FileNotFoundError, match="no model file at"):
         manifest.load_trusted_joblib(tmp_path / "none.joblib", trust=True)
     (tmp_path / "text.joblib").write_text("not a pickle")
-    with pytest.raises(ValueError, match="text.joblib is not a readable joblib model file"):
+    with pytest.raises(ValueError, match=r"text\.joblib is not a readable joblib model file"):
         manifest.load_trusted_joblib(tmp_path / "text.joblib", trust=True)
 
 

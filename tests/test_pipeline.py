@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from conftest import TINY_CNN
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
-from conftest import TINY_CNN
 from fer_estimator import EMOTIONS, make_fer_pipeline
 
 

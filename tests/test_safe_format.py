@@ -10,12 +10,12 @@ import joblib
 import keras
 import numpy as np
 import pytest
+from conftest import TINY_CNN, fail_if_a_network_is_built
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from conftest import TINY_CNN, fail_if_a_network_is_built
 from fer_estimator import EMOTIONS, FacePipeline, FERClassifier, load, make_fer_pipeline, save
 from fer_estimator._paths import DEFAULT_MODEL_PATH, MODELS_DIR
 from fer_estimator._versions import check_saved_versions
@@ -164,7 +164,7 @@ def test_a_lambda_layer_in_the_network_is_refused(fitted, tmp_path):
     tampered = _rewrite(path, tmp_path / "tampered.fer.zip",
                         network=(tmp_path / "lambda.keras").read_bytes())
     # Refused from its config, before Keras reads it.
-    with pytest.raises(SafeFormatError, match="network.keras: config.json has a layer of class "
+    with pytest.raises(SafeFormatError, match=r"network\.keras: config\.json has a layer of class "
                                               "'Lambda'"):
         load(tampered)
 
@@ -243,7 +243,10 @@ def test_loading_leaves_the_global_random_generators_alone(fitted, tmp_path):
     assert loaded[-1].random_state == 0 and loaded[-1].model is None
 
 
-def _network_file(folder, input_shape, outputs=len(EMOTIONS), conv_output=False):
+N_EMOTIONS = len(EMOTIONS)
+
+
+def _network_file(folder, input_shape, outputs=N_EMOTIONS, conv_output=False):
     inputs = keras.Input(input_shape)
     if conv_output:  # one softmax per pixel: (None, height, width, outputs)
         result = keras.layers.Conv2D(outputs, 1, activation="softmax")(inputs)
@@ -347,7 +350,7 @@ def test_a_zip_that_is_not_a_model_is_refused(tmp_path):
     path = tmp_path / "photos.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("a.txt", "hello")
-    with pytest.raises(SafeFormatError, match="has no fer_estimator.json"):
+    with pytest.raises(SafeFormatError, match=r"has no fer_estimator\.json"):
         load(path)
 
 
@@ -414,7 +417,7 @@ def test_shipped_files_are_in_the_manifest_and_the_default_is_safe():
 
 
 def test_a_shipped_joblib_loads_without_trust_and_a_changed_copy_does_not(tmp_path):
-    assert list(load(MODELS_DIR / "fer2013-6class.joblib").classes_)[0] == "Angry"
+    assert next(iter(load(MODELS_DIR / "fer2013-6class.joblib").classes_)) == "Angry"
     copy = tmp_path / "fer2013-6class.joblib"
     copy.write_bytes((MODELS_DIR / "fer2013-6class.joblib").read_bytes() + b"\0")
     with pytest.raises(UntrustedModelError):

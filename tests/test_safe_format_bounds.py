@@ -143,11 +143,11 @@ def test_a_keras_archive_with_other_members_or_none_is_refused(model_file, tmp_p
         load(extra)
     missing = _with_network(model_file, tmp_path / "missing.fer.zip",
                             lambda members: {"metadata.json": members["metadata.json"]})
-    with pytest.raises(SafeFormatError, match="network.keras has no config.json"):
+    with pytest.raises(SafeFormatError, match=r"network\.keras has no config\.json"):
         load(missing)
     not_zip = _write(tmp_path / "notzip.fer.zip", {**_members(model_file),
                                                    NETWORK_MEMBER: b"not a zip"})
-    with pytest.raises(SafeFormatError, match="network.keras is not a readable Keras archive"):
+    with pytest.raises(SafeFormatError, match=r"network\.keras is not a readable Keras archive"):
         load(not_zip)
 
 

@@ -6,19 +6,26 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from conftest import building_no_network_nor_drawing_random_numbers
 from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
+from test_safe_format import _rewrite
 
-from fer_estimator import (EMOTIONS, FERClassifier, PixelTransformer, load, make_fer_pipeline,
-                           save, soft_voting_ensemble)
+from fer_estimator import (
+    EMOTIONS,
+    FERClassifier,
+    PixelTransformer,
+    load,
+    make_fer_pipeline,
+    save,
+    soft_voting_ensemble,
+)
 from fer_estimator._paths import MODELS_DIR
 from fer_estimator.presets import MICRO
 from fer_estimator.safe_format import DESCRIPTION_MEMBER, NETWORK_MEMBER, SafeFormatError, limits
 from fer_estimator.variants import six_class_from_seven
-from conftest import building_no_network_nor_drawing_random_numbers
-from test_safe_format import _rewrite
 
 NAMES = ["seed0", "seed1"]
 
@@ -74,7 +81,7 @@ def test_the_loaded_ensemble_is_what_soft_voting_ensemble_builds(ensemble, saved
                                            "estimators": vote.estimators}
     assert list(vote.named_estimators_) == NAMES
     np.testing.assert_array_equal(loaded.classes_, ensemble.classes_)
-    for frozen, member in zip(vote.estimators_, members):
+    for frozen, member in zip(vote.estimators_, members, strict=True):
         assert isinstance(frozen, FrozenEstimator) and type(frozen.estimator) is FERClassifier
         assert frozen.estimator.get_params() == member[-1].get_params()
         np.testing.assert_array_equal(frozen.classes_, member.classes_)
@@ -116,7 +123,7 @@ def test_ensembles_the_format_cannot_describe_are_refused_on_save(members, tmp_p
     with pytest.raises(SafeFormatError, match=r"weights=\[2, 1\].*dump_joblib"):
         save(weighted, tmp_path / "b.fer.zip")
     unfrozen = Pipeline([("pixels", members[0][0]), soft_voting_ensemble(members).steps[-1]])
-    with pytest.raises(SafeFormatError, match="'pixels' is a .*PixelTransformer"):
+    with pytest.raises(SafeFormatError, match=r"'pixels' is a .*PixelTransformer"):
         save(unfrozen, tmp_path / "c.fer.zip")
     assert not list(tmp_path.iterdir())  # nothing half-written
 
@@ -194,7 +201,7 @@ def test_a_member_network_of_another_shape_or_with_a_lambda_layer_is_refused(sav
     keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
     tampered = _rewrite(saved, tmp_path / "lambda.fer.zip",
                         members=_replace_network(tmp_path / "lambda.keras"))
-    with pytest.raises(SafeFormatError, match="network networks/seed1.keras: config.json has a "
+    with pytest.raises(SafeFormatError, match=r"network networks/seed1\.keras: config\.json has a "
                                               "layer of class 'Lambda'"):
         load(tampered)
 

@@ -71,7 +71,8 @@ def test_scikeras_class_attributes_are_still_sets_of_names():
 
 
 def test_scikeras_keeps_its_callbacks_in_the_lists_the_adapter_extends():
-    for name, method in zip(SCIKERAS_CALLBACK_LISTS, ("_fit_keras_model", "_predict_raw")):
+    for name, method in zip(SCIKERAS_CALLBACK_LISTS, ("_fit_keras_model", "_predict_raw"),
+                            strict=True):
         assert f"self.{name}" in inspect.getsource(getattr(BaseWrapper, method)), \
             f"BaseWrapper.{method} no longer reads self.{name}. {UPDATE}"
     images = np.zeros((4, 8, 8), dtype="float32")

@@ -7,13 +7,20 @@ import keras
 import numpy as np
 import optuna
 import pytest
+from conftest import MICRO_CNN
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from conftest import MICRO_CNN
 from fer_estimator.pipeline import make_fer_pipeline
-from fer_estimator.search import (FERSearchCV, StorageUnavailableError, default_search_space,
-                    distribution_from_spec, open_storage, summary_table, trial_counts)
+from fer_estimator.search import (
+    FERSearchCV,
+    StorageUnavailableError,
+    default_search_space,
+    distribution_from_spec,
+    open_storage,
+    summary_table,
+    trial_counts,
+)
 from fer_estimator.search.storage import describe_storage
 from fer_estimator.synthetic import make_synthetic_faces
 

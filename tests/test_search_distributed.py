@@ -97,7 +97,8 @@ def test_workers_opening_a_new_database_together_all_succeed(tmp_path):
     import time
 
     url = f"sqlite:///{tmp_path / 'new.db'}"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ,
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     start_at = str(time.time() + 8.0)  # after every interpreter has imported optuna
     openers = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, url, start_at], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

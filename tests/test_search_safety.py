@@ -6,16 +6,16 @@ import warnings
 import optuna
 import pandas as pd
 import pytest
-
-from fer_estimator import make_fer_pipeline
-from fer_estimator.search import FERSearchCV
-from fer_estimator.cli import search_main as main
-from fer_estimator.search.storage import describe_storage, redact_urls
-from fer_estimator.search.study import CONTEXT_ATTR, StudyMismatchError
-from fer_estimator.synthetic import make_synthetic_faces
 from conftest import MICRO_CNN
 from test_search import SPACE, PruneAtStep
 from test_search_cli import MICRO_SETTINGS
+
+from fer_estimator import make_fer_pipeline
+from fer_estimator.cli import search_main as main
+from fer_estimator.search import FERSearchCV
+from fer_estimator.search.storage import describe_storage, redact_urls
+from fer_estimator.search.study import CONTEXT_ATTR, StudyMismatchError
+from fer_estimator.synthetic import make_synthetic_faces
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_a_study_refuses_other_data_or_settings(tmp_path, faces):
             _quick_search(storage, epochs=3).fit(X, y)
         changed = X.copy()
         changed[0, 0, 0] ^= 1
-        with pytest.raises(StudyMismatchError, match="data.digest"):
+        with pytest.raises(StudyMismatchError, match=r"data\.digest"):
             _quick_search(storage).fit(changed, y)
         # The same data and settings resume it.
         _quick_search(storage).set_params(n_trials=2).fit(X, y)
@@ -113,5 +113,5 @@ def test_a_refused_study_names_its_storage(tmp_path, monkeypatch, faces, storage
         CONTEXT_ATTR, {"data": {"rows": 1}})
     X, y = faces
     with pytest.raises(StudyMismatchError, match="study 'guarded' in sqlite:///studies/"
-                                                 "fer-search.db was run on other data"):
+                                                 r"fer-search\.db was run on other data"):
         _quick_search(storage).fit(X, y)

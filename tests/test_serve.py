@@ -36,7 +36,7 @@ def client(dummy):
 
 @pytest.fixture(scope="module")
 def astronaut_jpeg():
-    ok, encoded = cv2.imencode(".jpg", data.astronaut()[:, :, ::-1])
+    _ok, encoded = cv2.imencode(".jpg", data.astronaut()[:, :, ::-1])
     return encoded.tobytes()
 
 
@@ -74,7 +74,7 @@ def test_predict_crops_from_npy_and_from_a_strip_image(client):
                            headers={"content-type": "application/x-npy"})
     assert response.status_code == 200, response.text
     assert len(response.json()["faces"]) == 3
-    ok, strip = cv2.imencode(".png", crops.reshape(3 * 48, 48))
+    _ok, strip = cv2.imencode(".png", crops.reshape(3 * 48, 48))
     response = client.post("/predict/crops", files={"file": ("faces.png", strip.tobytes())})
     assert response.status_code == 200, response.text
     [face, *_] = response.json()["faces"]
@@ -100,7 +100,7 @@ def test_bad_requests_get_a_json_4xx(client, kwargs, status, words):
 
 def test_too_many_pixels_is_refused_before_decoding(client):
     # A 2000x1000 PNG of one colour compresses to a few kilobytes: under the byte limit.
-    ok, png = cv2.imencode(".png", np.zeros((1000, 2000), np.uint8))
+    _ok, png = cv2.imencode(".png", np.zeros((1000, 2000), np.uint8))
     response = client.post("/predict", content=png.tobytes(), headers={"content-type": "image/png"})
     assert response.status_code == 413
     assert "2000x1000 = 2,000,000 pixels; the limit is 1,000,000" in response.json()["detail"]
@@ -136,7 +136,7 @@ def test_a_decompression_bomb_is_refused_from_its_header(client, no_decoding):
 
 
 def test_a_format_without_a_readable_header_is_refused_before_decoding(client, no_decoding):
-    ok, hdr = cv2.imencode(".hdr", np.zeros((8, 8, 3), np.float32))  # Radiance: OpenCV only
+    _ok, hdr = cv2.imencode(".hdr", np.zeros((8, 8, 3), np.float32))  # Radiance: OpenCV only
     response = client.post("/predict", content=hdr.tobytes(), headers={"content-type": "image/png"})
     assert response.status_code == 400
     assert "JPEG, PNG, WebP, BMP, TIFF" in response.json()["detail"]
@@ -151,7 +151,7 @@ def test_a_format_without_a_readable_header_is_refused_before_decoding(client, n
 def test_sizes_that_opencv_refuses_are_a_json_413(dummy):
     # Allowed by a generous --max-pixels: a BMP 2,000,000 pixels wide (OpenCV decodes at most
     # 2**20), and 40000x40000 = 1.6e9 pixels (over OpenCV's 2**30).
-    ok, bmp = cv2.imencode(".bmp", np.zeros((1, 4), np.uint8))
+    _ok, bmp = cv2.imencode(".bmp", np.zeros((1, 4), np.uint8))
     wide = bytearray(bmp.tobytes())
     wide[18:22] = struct.pack("<i", 2_000_000)  # the width in the BMP's info header
     with TestClient(create_app(dummy, max_pixels=2_000_000_000)) as generous:
@@ -192,12 +192,12 @@ def test_a_npy_header_is_checked_before_its_array_is_read(client, body, status, 
 
 
 def test_a_strip_of_faces_is_checked_for_width_then_for_its_number_of_faces(client, no_decoding):
-    ok, wide = cv2.imencode(".png", np.zeros((600, 1000), np.uint8))
+    _ok, wide = cv2.imencode(".png", np.zeros((600, 1000), np.uint8))
     response = client.post("/predict/crops", content=wide.tobytes(),
                            headers={"content-type": "image/png"})
     assert response.status_code == 400
     assert "must be 48 pixels wide" in response.json()["detail"]
-    ok, tall = cv2.imencode(".png", np.zeros((300 * 48, 48), np.uint8))
+    _ok, tall = cv2.imencode(".png", np.zeros((300 * 48, 48), np.uint8))
     response = client.post("/predict/crops", content=tall.tobytes(),
                            headers={"content-type": "image/png"})
     assert response.status_code == 413

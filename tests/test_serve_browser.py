@@ -25,20 +25,19 @@ from sklearn.dummy import DummyClassifier
 
 from fer_estimator._paths import DEFAULT_MODEL_PATH
 from fer_estimator.cli import main
-from fer_estimator.safe_format import load
 from fer_estimator.faces.annotate import EMOTION_COLOURS
-
+from fer_estimator.safe_format import load
 
 pytest.importorskip("fastapi", reason="serve needs the [serve] extra")
 pytest.importorskip("selenium", reason="the browser tests need selenium (the [test] extra)")
-from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import WebDriverException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
-from fer_estimator.serve.app import create_app  # noqa: E402
-from fer_estimator.serve.commands import free_port, serve_in_thread  # noqa: E402
+from fer_estimator.serve.app import create_app
+from fer_estimator.serve.commands import free_port, serve_in_thread
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -120,9 +119,9 @@ def test_upload_the_group_photo_shows_each_face_drawn_and_listed(server, browser
     browser.get(server)
     browser.find_element(By.ID, "file").send_keys(str(photo))
     status = _wait_for_status(browser, lambda text: not text.startswith("Finding"))
-    assert status.text == "group_selfie.jpg: 5 faces"  # Haar finds 5 of the 6
+    assert status.text == "group_selfie.jpg: 6 faces"  # the default detector (YuNet) finds all 6
     faces = browser.find_elements(By.CSS_SELECTOR, "#faces li.face")
-    assert len(faces) == 5
+    assert len(faces) == 6
     for face in faces:  # a label and a bar per class
         assert len(face.find_elements(By.CSS_SELECTOR, ".bar")) == 7
     drawing = _annotated(browser)
@@ -130,7 +129,7 @@ def test_upload_the_group_photo_shows_each_face_drawn_and_listed(server, browser
     # Each box is drawn in its label's colour: sample the middle of its left edge.
     for face in faces:
         label, _, box = face.find_element(By.CSS_SELECTOR, ".label").text.partition(" at ")
-        x, y, w, h = (int(v) for v in box.strip("[]").split(","))
+        x, y, _w, h = (int(v) for v in box.strip("[]").split(","))
         pixel = drawing[y + h // 2, x + 1].astype(int)
         assert np.abs(pixel - EMOTION_COLOURS[label]).max() < 60, (label, pixel)
     shot = tmp_path / "serve-page.png"

@@ -4,10 +4,9 @@ import cv2
 import joblib
 import numpy as np
 import pytest
+from conftest import load_script
 from skimage import data
 from sklearn.dummy import DummyClassifier
-
-from conftest import load_script
 
 pytest.importorskip("uvicorn", reason="serve needs the [serve] extra")
 

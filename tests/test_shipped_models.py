@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_estimator import EMOTIONS, EMOTIONS_6, load_fer2013
+from fer_estimator import EMOTIONS, EMOTIONS_6, load, load_fer2013
 from fer_estimator._paths import MODELS_DIR
-from fer_estimator import load
 
 SHIPPED = {"fer2013-7class.fer.zip": EMOTIONS, "fer2013-6class.fer.zip": EMOTIONS_6,
            "fer2013-7class.joblib": EMOTIONS, "fer2013-6class.joblib": EMOTIONS_6,

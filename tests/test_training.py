@@ -23,5 +23,6 @@ def test_a_missing_usage_is_named(tmp_path, monkeypatch):
     path = tmp_path / "fer.csv"
     pd.DataFrame({"emotion": [0, 3], "pixels": ["0 " * 2303 + "0"] * 2,
                   "Usage": ["Training", "Training"]}).to_csv(path, index=False)
-    with pytest.raises(ValueError, match=r"\['PublicTest'\] not in .*fer.csv; it holds \['Training'\]"):
+    with pytest.raises(ValueError,
+                       match=r"\['PublicTest'\] not in .*fer.csv; it holds \['Training'\]"):
         load_split(path)

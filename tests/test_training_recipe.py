@@ -3,8 +3,8 @@
 import keras
 import numpy as np
 import pytest
-
 from conftest import TINY_CNN
+
 from fer_estimator import precision
 from fer_estimator.classifier import FERClassifier
 from fer_estimator.pipeline import make_fer_pipeline

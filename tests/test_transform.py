@@ -1,4 +1,5 @@
-"""Tests for PixelTransformer: every input form, every normalisation, bad input, sklearn integration."""
+"""Tests for PixelTransformer: every input form, every normalisation, bad input, sklearn
+integration."""
 
 import math
 
@@ -60,8 +61,10 @@ def test_colour_is_converted_with_rgb_weights():
 
 def test_other_sizes_are_resized():
     big = make_images(n=3, size=96)
-    expected = np.stack([cv2.resize(image, (48, 48), interpolation=cv2.INTER_AREA) for image in big]) / 255
-    np.testing.assert_allclose(PixelTransformer().fit_transform(big)[..., 0], expected, atol=1 / 255)
+    expected = np.stack([cv2.resize(image, (48, 48), interpolation=cv2.INTER_AREA)
+                         for image in big]) / 255
+    np.testing.assert_allclose(PixelTransformer().fit_transform(big)[..., 0], expected,
+                               atol=1 / 255)
     flat_32 = make_images(n=2, size=32).reshape(2, -1)  # a perfect square other than 2304
     assert PixelTransformer(image_size=32).fit_transform(flat_32).shape == (2, 32, 32, 1)
     with pytest.raises(ValueError, match=r"ambiguous.*\(n, H, W\)"):
@@ -75,7 +78,8 @@ def test_face_crops_of_different_sizes():
     crops.append(np.zeros((50, 70, 3), dtype=np.uint8))
     out = PixelTransformer().fit(IMAGES).transform(crops)
     assert out.shape == (4, 48, 48, 1)
-    np.testing.assert_allclose(out[1, ..., 0], crops[1] / 255, atol=1e-6)  # already 48x48: untouched
+    # Already 48x48: untouched.
+    np.testing.assert_allclose(out[1, ..., 0], crops[1] / 255, atol=1e-6)
 
 
 # ---- normalisation ------------------------------------------------------------------------------
@@ -98,7 +102,8 @@ def test_standardize_learns_only_from_fit_data():
     expected = (test / 255 - (train / 255).mean()) / (train / 255).std()
     np.testing.assert_allclose(transformer.transform(test)[..., 0], expected, rtol=1e-4, atol=1e-4)
     fitted_on_test = PixelTransformer(normalization="standardize").fit_transform(test)
-    assert abs(float(fitted_on_test.mean())) < 1e-4 and float(fitted_on_test.std()) == pytest.approx(1, rel=1e-3)
+    assert abs(float(fitted_on_test.mean())) < 1e-4
+    assert float(fitted_on_test.std()) == pytest.approx(1, rel=1e-3)
 
 
 def test_standardize_on_flat_images_does_not_divide_by_zero():
@@ -109,7 +114,8 @@ def test_standardize_on_flat_images_does_not_divide_by_zero():
 
 
 def test_per_image_standardises_each_image():
-    images = np.concatenate([make_images(n=2), make_images(n=2, seed=3) // 4, np.full((1, 48, 48), 7, np.uint8)])
+    images = np.concatenate([make_images(n=2), make_images(n=2, seed=3) // 4,
+                             np.full((1, 48, 48), 7, np.uint8)])
     out = PixelTransformer(normalization="per_image").fit_transform(images)[..., 0]
     np.testing.assert_allclose(out[:4].mean(axis=(1, 2)), 0, atol=1e-5)
     np.testing.assert_allclose(out[:4].std(axis=(1, 2)), 1, rtol=1e-4)
@@ -125,7 +131,7 @@ def test_invalid_parameters_fail_in_fit_not_init():
     with pytest.raises(ValueError, match="'image_size' parameter of PixelTransformer"):
         PixelTransformer(image_size=0).fit(IMAGES)
     # Every image becomes image_size**2 floats: a huge side is refused before any allocation.
-    with pytest.raises(ValueError, match="'image_size' parameter .* range \\[1, 1024\\]"):
+    with pytest.raises(ValueError, match=r"'image_size' parameter .* range \[1, 1024\]"):
         PixelTransformer(image_size=10**6).fit(IMAGES)
     with pytest.raises(ValueError, match="'image_size' parameter"):
         PixelTransformer(image_size=math.nan).fit(IMAGES)
@@ -150,16 +156,21 @@ def with_value(array, index, value):
 
 BAD_INPUTS = {
     "short string": (with_row(STRINGS, 4, "1 2 3"), "row 4: found 3 pixel values, expected 2304"),
-    "non-number": (with_row(STRINGS, 2, STRINGS[2].replace(" ", " abc ", 1)), "row 2: 'abc' is not an integer"),
-    "string above 255": (with_row(STRINGS, 3, "300 " + STRINGS[3].split(" ", 1)[1]), "row 3: pixel value 300"),
+    "non-number": (with_row(STRINGS, 2, STRINGS[2].replace(" ", " abc ", 1)),
+                   "row 2: 'abc' is not an integer"),
+    "string above 255": (with_row(STRINGS, 3, "300 " + STRINGS[3].split(" ", 1)[1]),
+                         "row 3: pixel value 300"),
     "None": (with_row(STRINGS, 1, None), "row 1: expected a pixel string, got a missing value"),
-    "NaN in Series": (pd.Series(with_row(STRINGS, 5, np.nan)), "row 5: expected a pixel string, got a missing value"),
+    "NaN in Series": (pd.Series(with_row(STRINGS, 5, np.nan)),
+                      "row 5: expected a pixel string, got a missing value"),
     "empty string": (with_row(STRINGS, 0, ""), "row 0: the pixel string is empty"),
     "NaN pixel": (with_value(IMAGES, (3, 10, 10), np.nan), "row 3 of X contains NaN"),
-    "infinite pixel": (with_value(IMAGES, (2, 0, 0), np.inf), "row 2 of X contains NaN or infinite"),
+    "infinite pixel": (with_value(IMAGES, (2, 0, 0), np.inf),
+                       "row 2 of X contains NaN or infinite"),
     "pixel above 255": (with_value(IMAGES, (4, 1, 1), 256), "row 4 of X has pixel value 256.0"),
     "negative pixel": (with_value(IMAGES, (1, 1, 1), -3), "row 1 of X has pixel value -3.0"),
-    "bad crop in list": ([IMAGES[0], with_value(IMAGES[1], (0, 0), 999)], "row 1 of X has pixel value 999"),
+    "bad crop in list": ([IMAGES[0], with_value(IMAGES[1], (0, 0), 999)],
+                         "row 1 of X has pixel value 999"),
     "empty list": ([], "X is empty"),
     "empty array": (np.empty((0, 48, 48)), r"X is empty \(shape \(0, 48, 48\)\)"),
     "5-D array": (np.zeros((2, 48, 48, 1, 1)), r"X of shape \(2, 48, 48, 1, 1\)"),
@@ -167,7 +178,8 @@ BAD_INPUTS = {
     "flat non-square": (np.zeros((2, 2000)), "2000 values per row, which is not a square image"),
     "single flat image": (np.zeros(2304), r"X of shape \(2304,\)"),
     "booleans": (np.zeros((2, 48, 48), dtype=bool), "got dtype bool"),
-    "DataFrame without pixels": (pd.DataFrame({"image": STRINGS}), r"needs a 'pixels' column; it has \['image'\]"),
+    "DataFrame without pixels": (pd.DataFrame({"image": STRINGS}),
+                                 r"needs a 'pixels' column; it has \['image'\]"),
 }
 
 

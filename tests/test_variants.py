@@ -2,8 +2,8 @@
 
 import joblib
 import numpy as np
-
 from conftest import MICRO_CNN, TINY_CNN, building_no_network_nor_drawing_random_numbers
+
 from fer_estimator import EMOTIONS, EMOTIONS_6, make_fer_pipeline
 from fer_estimator.labels import merge_disgust_into_angry
 from fer_estimator.variants import six_class_from_seven
@@ -16,8 +16,8 @@ def test_six_class_probabilities_merge_disgust_into_angry(synthetic_split, tmp_p
     six = six_class_from_seven(seven)
     assert sorted(six.classes_) == sorted(EMOTIONS_6)
 
-    proba7 = dict(zip(seven.classes_, seven.predict_proba(X_test[:20]).T))
-    proba6 = dict(zip(six.classes_, six.predict_proba(X_test[:20]).T))
+    proba7 = dict(zip(seven.classes_, seven.predict_proba(X_test[:20]).T, strict=True))
+    proba6 = dict(zip(six.classes_, six.predict_proba(X_test[:20]).T, strict=True))
     np.testing.assert_allclose(proba6["Angry"], proba7["Angry"] + proba7["Disgust"], rtol=1e-5)
     np.testing.assert_allclose(proba6["Happy"], proba7["Happy"], rtol=1e-5)
 

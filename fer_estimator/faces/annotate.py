@@ -13,7 +13,7 @@ EMOTION_COLOURS = dict(zip(EMOTIONS, [
     (200, 120, 40),   # Sad: blue
     (0, 200, 255),    # Surprise: amber
     (200, 200, 200),  # Neutral: light grey
-]))
+], strict=True))
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 

@@ -100,7 +100,8 @@ def _check_pixels(path, what, pixels, max_pixels):
     if max_pixels is not None and pixels > max_pixels:
         raise ImageTooLargeError(
             f"{path}: {what}, more than the limit of {max_pixels:,} (a decompression-bomb "
-            f"guard); raise the limit with max_pixels= if you trust this image", size=what, max_pixels=max_pixels)
+            f"guard); raise the limit with max_pixels= if you trust this image",
+            size=what, max_pixels=max_pixels)
 
 
 def read_header(source, max_pixels=DEFAULT_MAX_PIXELS, *, strict=False, name=None):
@@ -153,7 +154,7 @@ def read_header(source, max_pixels=DEFAULT_MAX_PIXELS, *, strict=False, name=Non
                         2 * Image.MAX_IMAGE_PIXELS)
         _check_pixels(label, what, pixels, limit)
         return None
-    except Exception as error:  # noqa: BLE001 - whatever stops Pillow reading the header
+    except Exception as error:
         if not strict:
             return None
         if isinstance(error, UnidentifiedImageError):

@@ -108,8 +108,8 @@ class FacePipeline(BaseEstimator):
         "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, estimator=None, detector=DEFAULT_DETECTOR, *, yunet_model=None, scale_factor=1.1,
-                 min_neighbors=5, min_face_size=48, min_face_fraction=0.05,
+    def __init__(self, estimator=None, detector=DEFAULT_DETECTOR, *, yunet_model=None,
+                 scale_factor=1.1, min_neighbors=5, min_face_size=48, min_face_fraction=0.05,
                  score_threshold=0.6, box_margin=0.0, square_boxes=True, batch_images=1,
                  trust=False, max_pixels=DEFAULT_MAX_PIXELS):
         self.estimator = estimator
@@ -163,7 +163,7 @@ class FacePipeline(BaseEstimator):
         while chunk := list(islice(images, self.batch_images)):
             results = self._predict_images(chunk)
             if return_images:
-                yield from zip(results, (bgr for _, _, bgr in chunk))
+                yield from zip(results, (bgr for _, _, bgr in chunk), strict=True)
             else:
                 yield from results
 
@@ -237,7 +237,7 @@ class FacePipeline(BaseEstimator):
         detect = self._face_detector()
         found = [detect(bgr) for _, _, bgr in images]
         crops = [crop_faces(bgr, boxes, self.box_margin, self.square_boxes)
-                 for (_, _, bgr), (boxes, _) in zip(images, found)]
+                 for (_, _, bgr), (boxes, _) in zip(images, found, strict=True)]
         estimator = self._fitted_estimator()
         classes = _names_of(estimator.classes_)
         n_faces = sum(len(batch) for batch in crops)
@@ -252,14 +252,14 @@ class FacePipeline(BaseEstimator):
         labels = probabilities.argmax(axis=1)
         start = 0
         results = []
-        for (image, frame, bgr), (boxes, scores) in zip(images, found):
+        for (image, frame, bgr), (boxes, scores) in zip(images, found, strict=True):
             stop = start + len(boxes)
             faces = [
                 Face(box=tuple(int(v) for v in box), label=classes[label],
-                     probabilities={name: float(p) for name, p in zip(classes, proba)},
+                     probabilities={name: float(p) for name, p in zip(classes, proba, strict=True)},
                      score=float(score))
                 for box, score, proba, label in zip(boxes, scores, probabilities[start:stop],
-                                                    labels[start:stop])
+                                                    labels[start:stop], strict=True)
             ]
             results.append(ImageFaces(image=image, frame=frame, width=bgr.shape[1],
                                       height=bgr.shape[0], faces=faces))

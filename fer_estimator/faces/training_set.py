@@ -119,7 +119,7 @@ def cut_faces(photos, out, *, pipeline=None, several="skip", log=None):
             log(f"{shown(path)}: {len(boxes)} faces, kept {len(faces)}")
         crops = crop_faces(bgr, boxes[list(faces)], pipeline.box_margin, pipeline.square_boxes)
         folder = out / split / label if split else out / label
-        for face, crop in zip(faces, crops):
+        for face, crop in zip(faces, crops, strict=True):
             target = folder / f"{os.path.basename(path)}-face{face}.png"
             write_image(target, crop)
             x, y, width, height = (int(value) for value in boxes[face])

@@ -29,8 +29,16 @@ any file kind).
 
 from ..classifier import FERClassifier
 from ..transform import PixelTransformer
-from .description import (DESCRIPTION_MEMBER, ENSEMBLE_NETWORK_MEMBER, ENSEMBLE_VERSION, FORMAT,
-                          FORMAT_VERSION, NETWORK_MEMBER, SINGLE_MODEL_VERSION, SUFFIX)
+from .description import (
+                          DESCRIPTION_MEMBER,
+                          ENSEMBLE_NETWORK_MEMBER,
+                          ENSEMBLE_VERSION,
+                          FORMAT,
+                          FORMAT_VERSION,
+                          NETWORK_MEMBER,
+                          SINGLE_MODEL_VERSION,
+                          SUFFIX,
+)
 from .errors import SafeFormatError
 from .model_file import load, model_stem, save
 from .steps import STEP_TYPES, register_step

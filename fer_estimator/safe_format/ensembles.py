@@ -38,9 +38,9 @@ def describe_ensemble(model):
                  for name, step in shared]
     described.append({"name": vote_name, "class": VOTE_CLASS,
                       "members": [describe_step(name, classifier, final=True)
-                                  for name, classifier in zip(names, classifiers)]})
+                                  for name, classifier in zip(names, classifiers, strict=True)]})
     return described, {ENSEMBLE_NETWORK_MEMBER.format(name): classifier.model_
-                       for name, classifier in zip(names, classifiers)}
+                       for name, classifier in zip(names, classifiers, strict=True)}
 
 
 def _unfrozen(name, step):
@@ -63,9 +63,9 @@ def build_ensemble(description, networks, path):
     pipelines = [build_pipeline([*shared, {**member, "name": "vote"}],
                                 networks[ENSEMBLE_NETWORK_MEMBER.format(name)],
                                 f"{path}, ensemble member {name!r}", pipeline=True)
-                 for name, member in zip(names, vote["members"])]
+                 for name, member in zip(names, vote["members"], strict=True)]
     shapes = {name: tuple(pipeline[-1].model_.input_shape[1:])
-              for name, pipeline in zip(names, pipelines)}
+              for name, pipeline in zip(names, pipelines, strict=True)}
     if len(set(shapes.values())) > 1:
         raise SafeFormatError(f"{path}: the ensemble's networks take images of different "
                               f"shapes: {shapes}")

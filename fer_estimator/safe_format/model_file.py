@@ -17,9 +17,17 @@ from ..manifest import load_trusted_joblib
 from ..persistence import write_atomically
 from . import limits
 from .archive import extract_member, refuse_unnamed_members
-from .description import (DESCRIPTION_MEMBER, ENSEMBLE_VERSION, FORMAT, NETWORK_MEMBER,
-                          SINGLE_MODEL_VERSION, SUFFIX, network_members, read_description,
-                          vote_step)
+from .description import (
+    DESCRIPTION_MEMBER,
+    ENSEMBLE_VERSION,
+    FORMAT,
+    NETWORK_MEMBER,
+    SINGLE_MODEL_VERSION,
+    SUFFIX,
+    network_members,
+    read_description,
+    vote_step,
+)
 from .ensembles import build_ensemble, describe_ensemble
 from .errors import SafeFormatError, quoted
 from .networks import float32_copy, load_network

@@ -146,7 +146,7 @@ def create_app(estimator, *, workers=2, max_bytes=MAX_BYTES, max_pixels=MAX_PIXE
         probabilities = shared.predict_proba(decode_crops(data, max_crops))
         return {"classes": classes, "faces": [
             {"label": classes[row.argmax()],
-             "probabilities": {name: float(p) for name, p in zip(classes, row)}}
+             "probabilities": {name: float(p) for name, p in zip(classes, row, strict=True)}}
             for row in probabilities]}
 
     @app.post("/predict", response_model=None, openapi_extra=_binary_body("image/*"),
@@ -167,7 +167,7 @@ def create_app(estimator, *, workers=2, max_bytes=MAX_BYTES, max_pixels=MAX_PIXE
     async def crops_route(request: Request) -> JSONResponse:
         """Labels and probabilities of 48×48 gray faces: a ``.npy`` uint8 array (n, 48, 48), or
         an image 48 pixels wide with the faces one under the other."""
-        data, _ = await _read_upload(request, RAW_TYPES + ("application/x-npy",))
+        data, _ = await _read_upload(request, (*RAW_TYPES, "application/x-npy"))
         return JSONResponse(await in_pool(predict_crops, data))
 
     @app.get("/health")
@@ -202,7 +202,7 @@ async def _read_upload(request, raw_types):
                 return await upload.read(), PureWindowsPath(upload.filename or "upload").name
         except (BodyTooLarge, RequestRejected):
             raise  # BodyLimit and the exception handler answer these
-        except Exception as error:  # noqa: BLE001 - a malformed form is the client's error
+        except Exception as error:
             raise RequestRejected(400, f"the multipart body could not be parsed: {error}") \
                 from None
     if media.startswith(raw_types):

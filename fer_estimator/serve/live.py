@@ -152,7 +152,7 @@ class LabelSmoother:
             tracks.append((face.box, history))
             mean = np.mean(history, axis=0)
             smoothed.append(replace(face, label=classes[int(mean.argmax())],
-                                    probabilities=dict(zip(classes, mean.tolist()))))
+                                    probabilities=dict(zip(classes, mean.tolist(), strict=True))))
         self._tracks = tracks
         return smoothed
 
@@ -268,7 +268,7 @@ class FrameHub:
         self._new = threading.Condition()
 
     def __call__(self, drawing, faces, stats):
-        ok, jpeg = cv2.imencode(".jpg", drawing, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        _ok, jpeg = cv2.imencode(".jpg", drawing, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         with self._new:
             self.jpeg = jpeg.tobytes()
             self.stats = {**stats, "fps": None if math.isnan(stats["fps"]) else stats["fps"]}
@@ -284,8 +284,9 @@ class FrameHub:
         seen = None
         while True:
             with self._new:
-                self._new.wait_for(lambda: self.closed or (self.jpeg is not None
-                                                           and self.jpeg is not seen), timeout)
+                # seen is bound as a default: the predicate checks this round's frame.
+                self._new.wait_for(lambda seen=seen: self.closed or (
+                    self.jpeg is not None and self.jpeg is not seen), timeout)
                 if self.closed or self.jpeg is seen:
                     return
                 seen = self.jpeg
