@@ -40,8 +40,10 @@ def six_class_from_seven(pipeline):
     for row, label in enumerate(classes):
         merge[row, six_names.index("Angry" if label == "Disgust" else label)] = 1.0
 
+    # Zeros, overwritten below: a random initializer would draw from the caller's global
+    # `random` for weights that are never used.
     merging = keras.layers.Dense(len(six_names), use_bias=False, trainable=False,
-                                 name="merge_disgust_into_angry")
+                                 kernel_initializer="zeros", name="merge_disgust_into_angry")
     outputs = merging(seven.model_.output)
     merging.set_weights([merge])
     network = keras.Model(seven.model_.inputs, outputs, name=f"{seven.model_.name}_6class")

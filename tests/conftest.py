@@ -1,9 +1,15 @@
-"""Shared fixtures: synthetic faces, tiny CNN settings and the optional ../shared folder."""
+"""The tests' one support module: every shared helper is a fixture here (synthetic faces, the
+tests' CNN settings, scripts, tampered archives, search helpers, guards, the ../shared folder).
+Test modules request these fixtures; none imports this module or another test module."""
 
 import contextlib
 import importlib.util
+import json
 import os
+import random
+import secrets
 import sys
+import zipfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's start-up chatter
@@ -15,14 +21,33 @@ import pytest
 from fer_estimator.presets import MICRO, TINY
 from fer_estimator.synthetic import make_synthetic_faces
 
-# A CNN small enough to fit in seconds on two CPU cores, still able to learn the synthetic faces;
-# seeded, so every run of a test trains the same network (the presets carry no seed).
-TINY_CNN = {**TINY, "random_state": 0}
-# The smallest network that runs, seeded: for tests of the plumbing, not of learning.
-MICRO_CNN = {**MICRO, "random_state": 0}
+
+# ---- the tests' networks -----------------------------------------------------------------------
+def _seeded_settings(preset):
+    """A function returning a fresh, seeded copy of ``preset`` with any overrides."""
+    def settings(**overrides):
+        return {**preset, "random_state": 0, **overrides}
+    return settings
 
 
-def load_script(name):
+@pytest.fixture(scope="session")
+def tiny_cnn():
+    """``tiny_cnn(**overrides)``: a fresh dict of TINY's FERClassifier settings, seeded."""
+    # Fits in seconds on two CPU cores, still able to learn the synthetic faces. Seeded: every
+    # run of a test trains the same network (the presets carry no seed). A fresh dict per call:
+    # no test can change another's settings; session-scoped for module-scoped fixtures.
+    return _seeded_settings(TINY)
+
+
+@pytest.fixture(scope="session")
+def micro_cnn():
+    """``micro_cnn(**overrides)``: a fresh dict of MICRO's FERClassifier settings, seeded."""
+    # The smallest network that runs: for tests of the plumbing, not of learning.
+    return _seeded_settings(MICRO)
+
+
+# ---- scripts/ -----------------------------------------------------------------------------------
+def _load_script(name):
     """Import ``scripts/<name>.py`` (the scripts folder is not a package) as a module."""
     scripts = Path(__file__).resolve().parent.parent / "scripts"
     # As when a script runs: its own folder on the path, for scripts/_shared.py.
@@ -34,27 +59,119 @@ def load_script(name):
     return module
 
 
-def fail_if_a_network_is_built(monkeypatch):
-    """From now on in the test, building a FERClassifier's Keras network raises."""
-    from fer_estimator import FERClassifier
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script(name)``: ``scripts/<name>.py`` imported as a module, afresh each call."""
+    return _load_script
 
-    def build(*args, **kwargs):
-        raise AssertionError("a network was built")
 
-    monkeypatch.setattr(FERClassifier, "_keras_build_fn", build)
-    monkeypatch.setattr("fer_estimator.classifier.build_network", build)
+# ---- guards: what the code under test must not do -----------------------------------------------
+@pytest.fixture
+def forbid_network_building(monkeypatch):
+    """``forbid_network_building()``: from then on in the test, building a network raises."""
+    def forbid():
+        from fer_estimator import FERClassifier
+
+        def build(*args, **kwargs):
+            raise AssertionError("a network was built")
+
+        monkeypatch.setattr(FERClassifier, "_keras_build_fn", build)
+        monkeypatch.setattr("fer_estimator.classifier.build_network", build)
+    return forbid
+
+
+def _same_numpy_state(state, other):
+    """Whether two ``np.random.get_state()`` tuples are the same state."""
+    (name, keys, *rest), (other_name, other_keys, *other_rest) = state, other
+    return name == other_name and np.array_equal(keys, other_keys) and rest == other_rest
 
 
 @contextlib.contextmanager
-def building_no_network_nor_drawing_random_numbers(monkeypatch):
-    """Fail the test if the code in the ``with`` block builds a Keras network of a
-    FERClassifier or draws from NumPy's global random generator."""
-    fail_if_a_network_is_built(monkeypatch)
-    np.random.seed(1)
-    expected = np.random.rand()
-    np.random.seed(1)
+def _global_rng_untouched():
+    """Assert that the block leaves NumPy's and Python's global random generators as it found
+    them: nothing drawn from them, neither re-seeded."""
+    # Seeded from fresh entropy, not a fixed seed: code re-seeding with the test's fixed seed
+    # (ensemble members take seeds 0 to 4) would leave that seed's state as it found it.
+    np.random.seed(secrets.randbits(32))
+    random.seed(secrets.randbits(64))
+    numpy_state, python_state = np.random.get_state(), random.getstate()
     yield
-    assert np.random.rand() == expected, "the global NumPy random generator was used"
+    # Compared first, asserted after: a failure names the generator, without 624-word dumps.
+    numpy_untouched = _same_numpy_state(np.random.get_state(), numpy_state)
+    python_untouched = random.getstate() == python_state
+    assert numpy_untouched, ("NumPy's global random generator (np.random) was drawn from or "
+                             "re-seeded")
+    assert python_untouched, ("Python's global random generator (the random module) was drawn "
+                              "from or re-seeded")
+
+
+@pytest.fixture
+def global_rng_untouched():
+    """``with global_rng_untouched():`` fails if the block draws from or seeds a global RNG."""
+    return _global_rng_untouched
+
+
+# ---- .fer.zip archives --------------------------------------------------------------------------
+def _rewrite_archive(source, target, description=None, network=None, raw_description=None,
+                     members=None):
+    """A copy of the archive ``source`` with its description, network or members edited."""
+    from fer_estimator.safe_format import DESCRIPTION_MEMBER, NETWORK_MEMBER
+
+    with zipfile.ZipFile(source) as archive:
+        contents = {name: archive.read(name) for name in archive.namelist()}
+    if description is not None:
+        contents[DESCRIPTION_MEMBER] = json.dumps(description(json.loads(
+            contents[DESCRIPTION_MEMBER])))
+    if raw_description is not None:
+        contents[DESCRIPTION_MEMBER] = raw_description(contents[DESCRIPTION_MEMBER].decode())
+    if network is not None:
+        contents[NETWORK_MEMBER] = network
+    if members is not None:
+        contents = members(contents)
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in contents.items():
+            archive.writestr(name, data)
+    return target
+
+
+@pytest.fixture(scope="session")
+def rewrite_archive():
+    """``rewrite_archive(source, target, **edits)``: an edited copy of a .fer.zip archive."""
+    return _rewrite_archive
+
+
+# ---- search studies -----------------------------------------------------------------------------
+@pytest.fixture
+def search_space():
+    """A fresh FERSearchCV space of two parameters (dropout, learning rate) for tiny studies."""
+    from optuna.distributions import FloatDistribution
+
+    return {"dropout": FloatDistribution(0.0, 0.5),
+            "learning_rate": FloatDistribution(1e-3, 1e-2, log=True)}
+
+
+@pytest.fixture(scope="session")
+def prune_at_step():
+    """The pruner class ``PruneAtStep(step)``: prunes every trial reporting at ``step`` or later."""
+    import optuna  # here, not at the top: most test modules never need it
+
+    class PruneAtStep(optuna.pruners.BasePruner):
+        """Prunes every trial that reports at ``step`` or later (``PruneAtStep(0)``: at its
+        first report)."""
+
+        def __init__(self, step):
+            self.step = step
+
+        def prune(self, study, trial):
+            return trial.last_step >= self.step
+
+    return PruneAtStep
+
+
+@pytest.fixture
+def micro_search_options():
+    """A fresh list of ``fer-search`` options: the micro network, trained 2 epochs."""
+    return ["--preset", "micro", "--epochs", "2"]
 
 
 # ---- the team's shared data (development paths: the library knows nothing of them) ----------

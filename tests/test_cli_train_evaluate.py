@@ -78,11 +78,10 @@ def test_train_rejects_a_malformed_param():
         main(["train", "--param", "no-equals-sign"])
 
 
-def test_training_resumes_from_its_checkpoint(tmp_path):
+def test_training_resumes_from_its_checkpoint(tmp_path, tiny_cnn):
     """A fit interrupted after an epoch continues from there, and history_ holds every epoch."""
     import keras
     import numpy as np
-    from conftest import TINY_CNN
 
     from fer_estimator.pipeline import make_fer_pipeline
     from fer_estimator.training import fit_resumable
@@ -92,7 +91,7 @@ def test_training_resumes_from_its_checkpoint(tmp_path):
             raise KeyboardInterrupt  # as if the process were killed after epoch 1 was saved
 
     X, y = make_synthetic_faces(140, random_state=2)
-    params = {**TINY_CNN, "epochs": 3}
+    params = tiny_cnn(epochs=3)
     interrupted = make_fer_pipeline(**params)
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit(X, y, cnn__callbacks=[

@@ -3,7 +3,6 @@
 import joblib
 import numpy as np
 import pytest
-from conftest import TINY_CNN
 from sklearn.base import clone
 
 from fer_estimator import EMOTIONS, FERClassifier, make_fer_pipeline, soft_voting_ensemble
@@ -13,10 +12,10 @@ from fer_estimator.presets import MICRO
 
 
 @pytest.fixture(scope="module")
-def members(synthetic_split):
+def members(synthetic_split, tiny_cnn):
     X_train, y_train, _, _ = synthetic_split
     names = np.array(EMOTIONS)[y_train]
-    return [make_fer_pipeline("standardize", **{**TINY_CNN, "epochs": 2, "random_state": seed})
+    return [make_fer_pipeline("standardize", **tiny_cnn(epochs=2, random_state=seed))
             .fit(X_train, names) for seed in (0, 1)]
 
 

@@ -2,17 +2,16 @@
 
 import numpy as np
 import pytest
-from conftest import TINY_CNN
 
 from fer_estimator import EMOTIONS, make_fer_pipeline
 from fer_estimator.evaluation import evaluate, format_report, save_figures
 
 
 @pytest.fixture(scope="module")
-def fitted_pipeline(synthetic_split):
+def fitted_pipeline(synthetic_split, tiny_cnn):
     X_train, y_train, _, _ = synthetic_split
     names = np.array(EMOTIONS)
-    return make_fer_pipeline(**{**TINY_CNN, "epochs": 3}).fit(X_train, names[y_train])
+    return make_fer_pipeline(**tiny_cnn(epochs=3)).fit(X_train, names[y_train])
 
 
 def test_report_matches_sklearn_scores(fitted_pipeline, synthetic_split):

@@ -7,7 +7,6 @@ import cv2
 import joblib
 import numpy as np
 import pytest
-from conftest import load_script
 from skimage import data
 from sklearn.dummy import DummyClassifier
 
@@ -173,7 +172,7 @@ def test_the_live_page_is_served_before_the_capture_starts(model_path, monkeypat
     assert capture.calls[-1] == "release"
 
 
-def test_bench_live_fails_when_live_fails(tmp_path):
+def test_bench_live_fails_when_live_fails(tmp_path, load_script):
     missing = tmp_path / "missing.fer.zip"
     bench = load_script("bench_live")
     assert bench.main(["--model", str(missing), "--frames", "2"]) == 2

@@ -4,13 +4,16 @@ import json
 
 import numpy as np
 import pytest
-from conftest import load_script
 
 from fer_estimator import load, make_fer_pipeline, save, soft_voting_ensemble
 from fer_estimator.presets import MICRO
 from fer_estimator.training import load_split
 
-make_ensemble = load_script("make_ensemble")
+
+@pytest.fixture(scope="module")
+def make_ensemble(load_script):
+    """scripts/make_ensemble.py, imported once for this module."""
+    return load_script("make_ensemble")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -37,7 +40,7 @@ def members(fer_csv, tmp_path_factory):
 
 
 def test_a_paying_ensemble_is_scored_and_saved_with_its_6_class_variant(
-        members, fer_csv, tmp_path, capsys):
+        make_ensemble, members, fer_csv, tmp_path, capsys):
     out = tmp_path / "fer2013-7class-ensemble.fer.zip"
     args = [*map(str, members), "--out", str(out), "--data", str(fer_csv)]
     assert make_ensemble.main([*args, "--min-gain", "-1"]) == 0
@@ -55,7 +58,8 @@ def test_a_paying_ensemble_is_scored_and_saved_with_its_6_class_variant(
     assert "7-class ensemble: PublicTest accuracy" in capsys.readouterr().out
 
 
-def test_an_ensemble_below_the_gain_is_not_saved(members, fer_csv, tmp_path, capsys):
+def test_an_ensemble_below_the_gain_is_not_saved(make_ensemble, members, fer_csv, tmp_path,
+                                                 capsys):
     out = tmp_path / "fer2013-7class-ensemble.joblib"
     status = make_ensemble.main([*map(str, members), "--out", str(out), "--data", str(fer_csv),
                                  "--min-gain", "1.0"])
@@ -63,7 +67,8 @@ def test_an_ensemble_below_the_gain_is_not_saved(members, fer_csv, tmp_path, cap
     assert "not saved: the ensemble adds" in capsys.readouterr().out
 
 
-def test_validation_only_prints_the_gain_and_writes_nothing(members, fer_csv, tmp_path, capsys):
+def test_validation_only_prints_the_gain_and_writes_nothing(make_ensemble, members, fer_csv,
+                                                            tmp_path, capsys):
     assert make_ensemble.main([*map(str, members), "--data", str(fer_csv),
                                "--validation-only"]) == 0
     printed = capsys.readouterr().out
@@ -76,13 +81,14 @@ def test_validation_only_prints_the_gain_and_writes_nothing(members, fer_csv, tm
     ([], "--out is required (or --validation-only)"),
     (["--validation-only", "--out", "x-7class.fer.zip"], "--validation-only saves nothing"),
 ])
-def test_where_to_save_must_match_the_mode(members, arguments, message, capsys):
+def test_where_to_save_must_match_the_mode(make_ensemble, members, arguments, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         make_ensemble.main([*map(str, members), *arguments])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_members_with_other_validation_images_are_refused(members, fer_csv, tmp_path):
+def test_members_with_other_validation_images_are_refused(make_ensemble, members, fer_csv,
+                                                          tmp_path):
     X_train, y_train, *_ = load_split(fer_csv)
     other = tmp_path / "other-split.fer.zip"
     params = {**MICRO, "validation_fraction": 0.2, "random_state": 5}
@@ -93,7 +99,8 @@ def test_members_with_other_validation_images_are_refused(members, fer_csv, tmp_
     assert np.all([path.suffix == ".zip" for path in tmp_path.iterdir()])
 
 
-def test_an_ensemble_given_as_a_member_brings_its_networks(members, fer_csv, tmp_path, capsys):
+def test_an_ensemble_given_as_a_member_brings_its_networks(make_ensemble, members, fer_csv,
+                                                           tmp_path, capsys):
     earlier = tmp_path / "earlier-ensemble.fer.zip"
     save(soft_voting_ensemble([load(path) for path in members], names=["a", "b"]), earlier)
     out = tmp_path / "fer2013-7class-ensemble.fer.zip"

@@ -12,7 +12,6 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
-from conftest import TINY_CNN
 
 from fer_estimator import FERClassifier, make_fer_pipeline, manifest, persistence
 from fer_estimator.manifest import UntrustedModelError
@@ -29,9 +28,9 @@ def _run_python(code, **env):
 
 
 @pytest.fixture(scope="module")
-def saved_pipeline(tmp_path_factory, synthetic_split):
+def saved_pipeline(tmp_path_factory, synthetic_split, tiny_cnn):
     X_train, y_train, X_test, _ = synthetic_split
-    pipeline = make_fer_pipeline(**{**TINY_CNN, "epochs": 2}).fit(X_train[:200], y_train[:200])
+    pipeline = make_fer_pipeline(**tiny_cnn(epochs=2)).fit(X_train[:200], y_train[:200])
     folder = tmp_path_factory.mktemp("saved")
     dump_joblib(pipeline, folder / "pipeline.joblib")
     np.save(folder / "faces.npy", X_test[:20])
@@ -80,7 +79,8 @@ def test_unfitted_classifier_pickles_without_versions():
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                     reason="JAX is not installed: no second Keras backend to train under")
-def test_model_trained_under_jax_loads_and_predicts_under_this_backend(tmp_path, synthetic_split):
+def test_model_trained_under_jax_loads_and_predicts_under_this_backend(tmp_path, synthetic_split,
+                                                                      tiny_cnn):
     X_train, y_train, X_test, _ = synthetic_split
     np.save(tmp_path / "train.npy", X_train[:150])
     np.save(tmp_path / "labels.npy", y_train[:150])
@@ -90,7 +90,7 @@ def test_model_trained_under_jax_loads_and_predicts_under_this_backend(tmp_path,
         from fer_estimator import make_fer_pipeline
         from fer_estimator.persistence import dump_joblib
         assert keras.config.backend() == "jax", keras.config.backend()
-        pipeline = make_fer_pipeline(**{{**{TINY_CNN!r}, "epochs": 2, "validation_fraction": 0.2}})
+        pipeline = make_fer_pipeline(**{tiny_cnn(epochs=2, validation_fraction=0.2)!r})
         pipeline.fit(np.load({str(tmp_path / "train.npy")!r}),
                      np.load({str(tmp_path / "labels.npy")!r}))
         assert len(pipeline.named_steps["cnn"].history_["val_loss"]) == 2

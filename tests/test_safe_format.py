@@ -10,7 +10,6 @@ import joblib
 import keras
 import numpy as np
 import pytest
-from conftest import TINY_CNN, fail_if_a_network_is_built
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
@@ -26,16 +25,15 @@ from fer_estimator.variants import six_class_from_seven
 
 
 @pytest.fixture(scope="module")
-def fitted(synthetic_split):
+def fitted(synthetic_split, tiny_cnn):
     X_train, y_train, X_test, y_test = synthetic_split
     # float32: "auto" may train in mixed bfloat16, which the safe file stores as float32.
-    pipeline = make_fer_pipeline("standardize", **{**TINY_CNN, "epochs": 2,
-                                                   "precision": "float32"})
+    pipeline = make_fer_pipeline("standardize", **tiny_cnn(epochs=2, precision="float32"))
     pipeline.fit(X_train[:200], np.array(EMOTIONS)[y_train[:200]])
     return pipeline, X_test[:40], np.array(EMOTIONS)[y_test[:40]]
 
 
-def test_round_trip_predicts_identically_as_a_real_pipeline(fitted, tmp_path):
+def test_round_trip_predicts_identically_as_a_real_pipeline(fitted, tmp_path, tiny_cnn):
     pipeline, X, y = fitted
     path = save(pipeline, tmp_path / "model.fer.zip")
     loaded = load(path)
@@ -48,7 +46,7 @@ def test_round_trip_predicts_identically_as_a_real_pipeline(fitted, tmp_path):
     assert loaded.named_steps["pixels"].mean_ == pipeline.named_steps["pixels"].mean_
     assert loaded[-1].history_ == {k: [float(v) for v in vs]
                                    for k, vs in pipeline[-1].history_.items()}
-    assert clone(loaded).get_params()["cnn__depth"] == TINY_CNN["depth"]
+    assert clone(loaded).get_params()["cnn__depth"] == tiny_cnn()["depth"]
 
 
 def test_the_file_holds_no_pickle_and_no_optimizer(fitted, tmp_path):
@@ -64,10 +62,10 @@ def test_the_file_holds_no_pickle_and_no_optimizer(fitted, tmp_path):
         assert not any("optimizer" in name for name in network.namelist())
 
 
-def test_a_bare_classifier_and_integer_classes_round_trip(synthetic_split, tmp_path):
+def test_a_bare_classifier_and_integer_classes_round_trip(synthetic_split, tmp_path, tiny_cnn):
     X_train, y_train, X_test, _ = synthetic_split
     images = (X_train[:100, ..., None] / 255.0).astype("float32")
-    classifier = FERClassifier(**{**TINY_CNN, "epochs": 1, "precision": "float32"})
+    classifier = FERClassifier(**tiny_cnn(epochs=1, precision="float32"))
     classifier.fit(images, y_train[:100])
     loaded = load(save(classifier, tmp_path / "bare.fer.zip"))
     assert isinstance(loaded, FERClassifier) and loaded.classes_.dtype.kind == "i"
@@ -83,9 +81,9 @@ def test_the_six_class_variant_round_trips(fitted, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(X), six.predict_proba(X), rtol=1e-6)
 
 
-def test_a_mixed_precision_model_is_saved_in_float32(synthetic_split, tmp_path):
+def test_a_mixed_precision_model_is_saved_in_float32(synthetic_split, tmp_path, tiny_cnn):
     X_train, y_train, X_test, _ = synthetic_split
-    params = {**TINY_CNN, "epochs": 1, "precision": "mixed_bfloat16"}
+    params = tiny_cnn(epochs=1, precision="mixed_bfloat16")
     pipeline = make_fer_pipeline(**params).fit(X_train[:100], y_train[:100])
     loaded = load(save(pipeline, tmp_path / "bf16.fer.zip"))
     assert loaded[-1].precision_ == "float32"
@@ -136,33 +134,13 @@ def test_a_save_that_fails_while_writing_leaves_no_file(fitted, tmp_path, monkey
     assert not list(tmp_path.iterdir())  # neither the file nor its temporary file
 
 
-def _rewrite(source, target, description=None, network=None, raw_description=None,
-             members=None):
-    """A copy of the archive ``source`` with its description, network or members edited."""
-    with zipfile.ZipFile(source) as archive:
-        contents = {name: archive.read(name) for name in archive.namelist()}
-    if description is not None:
-        contents[DESCRIPTION_MEMBER] = json.dumps(description(json.loads(
-            contents[DESCRIPTION_MEMBER])))
-    if raw_description is not None:
-        contents[DESCRIPTION_MEMBER] = raw_description(contents[DESCRIPTION_MEMBER].decode())
-    if network is not None:
-        contents[NETWORK_MEMBER] = network
-    if members is not None:
-        contents = members(contents)
-    with zipfile.ZipFile(target, "w") as archive:
-        for name, data in contents.items():
-            archive.writestr(name, data)
-    return target
-
-
-def test_a_lambda_layer_in_the_network_is_refused(fitted, tmp_path):
+def test_a_lambda_layer_in_the_network_is_refused(fitted, tmp_path, rewrite_archive):
     path = save(fitted[0], tmp_path / "model.fer.zip")
     inputs = keras.Input((48, 48, 1))
     outputs = keras.layers.Lambda(lambda x: x[:, 0, 0, :7] * 0 + 1)(inputs)
     keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
-    tampered = _rewrite(path, tmp_path / "tampered.fer.zip",
-                        network=(tmp_path / "lambda.keras").read_bytes())
+    tampered = rewrite_archive(path, tmp_path / "tampered.fer.zip",
+                               network=(tmp_path / "lambda.keras").read_bytes())
     # Refused from its config, before Keras reads it.
     with pytest.raises(SafeFormatError, match=r"network\.keras: config\.json has a layer of class "
                                               "'Lambda'"):
@@ -193,10 +171,10 @@ def test_a_lambda_layer_in_the_network_is_refused(fitted, tmp_path):
     (lambda d: {**d, "steps": [d["steps"][0], {**d["steps"][1], "fitted": {"history_": [1]}}]},
      r"step 1 \(FERClassifier\): 'fitted.history_' must be a table"),
 ])
-def test_a_tampered_description_is_refused(fitted, tmp_path, edit, message):
+def test_a_tampered_description_is_refused(fitted, tmp_path, edit, message, rewrite_archive):
     path = save(fitted[0], tmp_path / "model.fer.zip")
     with pytest.raises(SafeFormatError, match=message):
-        load(_rewrite(path, tmp_path / "tampered.fer.zip", description=edit))
+        load(rewrite_archive(path, tmp_path / "tampered.fer.zip", description=edit))
 
 
 @pytest.mark.parametrize("saved", [["keras"], {"keras": 3}, {"keras": None}, None])
@@ -209,37 +187,37 @@ def test_version_entries_that_are_not_strings_are_ignored_when_checked(saved):
 
 
 @pytest.mark.parametrize("depth", [40, 100_000])
-def test_a_deeply_nested_description_is_refused(fitted, tmp_path, depth):
+def test_a_deeply_nested_description_is_refused(fitted, tmp_path, depth, rewrite_archive):
     path = save(fitted[0], tmp_path / "model.fer.zip")
-    tampered = _rewrite(path, tmp_path / "nested.fer.zip", raw_description=lambda text: (
-        text.replace("{", '{"deep": ' + "[" * depth + "]" * depth + ", ", 1)))
+    tampered = rewrite_archive(path, tmp_path / "nested.fer.zip",
+                               raw_description=lambda text: text.replace(
+                                   "{", '{"deep": ' + "[" * depth + "]" * depth + ", ", 1))
     with pytest.raises(SafeFormatError, match="nested"):
         load(tampered)
 
 
 def test_loading_builds_no_network_whatever_size_the_file_describes(fitted, tmp_path,
-                                                                    monkeypatch):
+                                                                    rewrite_archive,
+                                                                    forbid_network_building):
     pipeline, X, _ = fitted
     path = save(pipeline, tmp_path / "model.fer.zip")
     # Built, these would ask for about 8 GB (two dense layers of 45000 units).
-    huge = _rewrite(path, tmp_path / "huge.fer.zip", description=lambda d: {
+    huge = rewrite_archive(path, tmp_path / "huge.fer.zip", description=lambda d: {
         **d, "steps": [d["steps"][0], {**d["steps"][1], "params": {
             **d["steps"][1]["params"], "dense_units": [45000, 45000], "base_filters": 4096}}]})
-    fail_if_a_network_is_built(monkeypatch)
+    forbid_network_building()
     loaded = load(huge)
     assert loaded[-1].dense_units == (45000, 45000)
     np.testing.assert_array_equal(loaded.predict_proba(X), pipeline.predict_proba(X))
 
 
-def test_loading_leaves_the_global_random_generators_alone(fitted, tmp_path):
+def test_loading_leaves_the_global_random_generators_alone(fitted, tmp_path,
+                                                          global_rng_untouched):
     pipeline = fitted[0]
     assert pipeline[-1].random_state == 0  # which the description records
     path = save(pipeline, tmp_path / "model.fer.zip")
-    np.random.seed(1)
-    expected = np.random.rand()
-    np.random.seed(1)
-    loaded = load(path)
-    assert np.random.rand() == expected
+    with global_rng_untouched():
+        loaded = load(path)
     assert loaded[-1].random_state == 0 and loaded[-1].model is None
 
 
@@ -264,26 +242,26 @@ def _network_file(folder, input_shape, outputs=N_EMOTIONS, conv_output=False):
     ((48, 48, 5), r"input shape \(None, 48, 48, 5\)"),
 ])
 def test_a_network_of_an_unusable_input_shape_is_refused(fitted, tmp_path, input_shape,
-                                                         message):
+                                                         message, rewrite_archive):
     path = save(fitted[0], tmp_path / "model.fer.zip")
-    tampered = _rewrite(path, tmp_path / "shape.fer.zip",
-                        network=_network_file(tmp_path, input_shape))
+    tampered = rewrite_archive(path, tmp_path / "shape.fer.zip",
+                               network=_network_file(tmp_path, input_shape))
     with pytest.raises(SafeFormatError, match=message):
         load(tampered)
 
 
-def test_a_network_of_another_output_shape_is_refused(fitted, tmp_path):
+def test_a_network_of_another_output_shape_is_refused(fitted, tmp_path, rewrite_archive):
     path = save(fitted[0], tmp_path / "model.fer.zip")
-    tampered = _rewrite(path, tmp_path / "outputs.fer.zip",
-                        network=_network_file(tmp_path, (48, 48, 1), conv_output=True))
+    tampered = rewrite_archive(path, tmp_path / "outputs.fer.zip",
+                               network=_network_file(tmp_path, (48, 48, 1), conv_output=True))
     with pytest.raises(SafeFormatError, match=r"output shape \(None, 48, 48, 7\)"):
         load(tampered)
 
 
-def test_an_absurd_number_of_classes_is_refused(fitted, tmp_path):
+def test_an_absurd_number_of_classes_is_refused(fitted, tmp_path, rewrite_archive):
     path = save(fitted[0], tmp_path / "model.fer.zip")
     classes = [f"class{index:04d}" for index in range(1001)]
-    tampered = _rewrite(
+    tampered = rewrite_archive(
         path, tmp_path / "classes.fer.zip",
         description=lambda d: {**d, "steps": [d["steps"][0], {**d["steps"][1],
                                                               "classes": classes}]},
@@ -317,9 +295,10 @@ def _patch_headers(path, name, flag_bits=0, method=None):
     ({"method": 99}, "uses compression method 99"),
 ])
 def test_an_encrypted_or_strangely_compressed_member_is_refused(fitted, tmp_path, member,
-                                                                patch, message):
+                                                                patch, message, rewrite_archive):
     path = save(fitted[0], tmp_path / "model.fer.zip")
-    tampered = _patch_headers(_rewrite(path, tmp_path / "patched.fer.zip"), member, **patch)
+    tampered = _patch_headers(rewrite_archive(path, tmp_path / "patched.fer.zip"), member,
+                              **patch)
     with pytest.raises(SafeFormatError, match=f"{member} {message}"):
         load(tampered)
 

@@ -6,12 +6,10 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from conftest import building_no_network_nor_drawing_random_numbers
 from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
-from test_safe_format import _rewrite
 
 from fer_estimator import (
     EMOTIONS,
@@ -173,9 +171,9 @@ def _with_classes(member, classes):
                                                  "versions 1 to 2"),
 ])
 def test_a_tampered_ensemble_is_refused(saved, tmp_path, edit_description, edit_members,
-                                        message):
-    tampered = _rewrite(saved, tmp_path / "ensemble.fer.zip", description=edit_description,
-                        members=edit_members)
+                                        message, rewrite_archive):
+    tampered = rewrite_archive(saved, tmp_path / "ensemble.fer.zip",
+                               description=edit_description, members=edit_members)
     with pytest.raises(SafeFormatError, match=message):
         load(tampered)
 
@@ -184,13 +182,14 @@ def _replace_network(network_file):
     return lambda members: {**members, "networks/seed1.keras": network_file.read_bytes()}
 
 
-def test_a_member_network_of_another_shape_or_with_a_lambda_layer_is_refused(saved, tmp_path):
+def test_a_member_network_of_another_shape_or_with_a_lambda_layer_is_refused(saved, tmp_path,
+                                                                             rewrite_archive):
     inputs = keras.Input((32, 32, 1))
     outputs = keras.layers.Dense(len(EMOTIONS), activation="softmax")(
         keras.layers.Flatten()(inputs))
     keras.Model(inputs, outputs).save(tmp_path / "small.keras")
-    tampered = _rewrite(saved, tmp_path / "shape.fer.zip",
-                        members=_replace_network(tmp_path / "small.keras"))
+    tampered = rewrite_archive(saved, tmp_path / "shape.fer.zip",
+                               members=_replace_network(tmp_path / "small.keras"))
     # The shared transformer makes 48x48 images, which this member's network does not take.
     with pytest.raises(SafeFormatError, match=r"shape\.fer\.zip, ensemble member 'seed1': step 0 "
                                               r"\(PixelTransformer\): 'image_size' is 48: .* the "
@@ -199,8 +198,8 @@ def test_a_member_network_of_another_shape_or_with_a_lambda_layer_is_refused(sav
     inputs = keras.Input((48, 48, 1))
     outputs = keras.layers.Lambda(lambda x: x[:, 0, 0, :7] * 0 + 1)(inputs)
     keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
-    tampered = _rewrite(saved, tmp_path / "lambda.fer.zip",
-                        members=_replace_network(tmp_path / "lambda.keras"))
+    tampered = rewrite_archive(saved, tmp_path / "lambda.fer.zip",
+                               members=_replace_network(tmp_path / "lambda.keras"))
     with pytest.raises(SafeFormatError, match=r"network networks/seed1\.keras: config\.json has a "
                                               "layer of class 'Lambda'"):
         load(tampered)
@@ -216,8 +215,10 @@ def test_a_single_model_is_still_written_as_version_1(members, tmp_path, X_test)
 
 
 def test_loading_an_ensemble_builds_no_network_and_seeds_nothing(saved, ensemble, X_test,
-                                                                monkeypatch):
-    with building_no_network_nor_drawing_random_numbers(monkeypatch):
+                                                                forbid_network_building,
+                                                                global_rng_untouched):
+    forbid_network_building()
+    with global_rng_untouched():
         loaded = load(saved)  # members with random_state 0 and 1
     np.testing.assert_array_equal(loaded.predict_proba(X_test), ensemble.predict_proba(X_test))
 
@@ -231,16 +232,13 @@ def test_the_networks_together_are_capped(saved, monkeypatch):
         load(saved)
 
 
-def test_the_shipped_version_1_file_still_loads(X_test):
+def test_the_shipped_version_1_file_still_loads(X_test, global_rng_untouched):
     path = MODELS_DIR / "fer2013-7class.fer.zip"
     with zipfile.ZipFile(path) as archive:
         assert json.loads(archive.read(DESCRIPTION_MEMBER))["format_version"] == 1
     # Its classifier has random_state=0: loading it must not reseed the caller's generators.
-    np.random.seed(1)
-    expected = np.random.rand()
-    np.random.seed(1)
-    loaded = load(path)
-    assert np.random.rand() == expected
+    with global_rng_untouched():
+        loaded = load(path)
     assert isinstance(loaded, Pipeline) and type(loaded[-1]) is FERClassifier
     assert list(loaded.classes_) == sorted(EMOTIONS)
     proba = loaded.predict_proba(X_test[:8])

@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import optuna
 import pytest
-from conftest import MICRO_CNN
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
@@ -24,52 +23,43 @@ from fer_estimator.search import (
 from fer_estimator.search.storage import describe_storage
 from fer_estimator.synthetic import make_synthetic_faces
 
-# One or two epochs of a network with a few thousand weights: each fit takes seconds.
-SPACE = {"dropout": FloatDistribution(0.0, 0.5),
-         "learning_rate": FloatDistribution(1e-3, 1e-2, log=True)}
-
-
-class PruneAtStep(optuna.pruners.BasePruner):
-    """Prunes every trial that reports at ``step`` or later (``PruneAtStep(0)``: at its
-    first report)."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def prune(self, study, trial):
-        return trial.last_step >= self.step
-
 
 @pytest.fixture(scope="module")
 def faces():
     return make_synthetic_faces(140, random_state=1)
 
 
-def _search(tmp_path, **options):
-    options.setdefault("storage", f"sqlite:///{tmp_path / 'study.db'}")
-    options.setdefault("cv", 2)
-    return FERSearchCV(make_fer_pipeline(**MICRO_CNN), SPACE, **options)
+@pytest.fixture
+def new_search(tmp_path, micro_cnn, search_space):
+    """``new_search(**options)``: a FERSearchCV of the micro network over the shared two-parameter
+    space, 2 folds, stored in the test's folder unless the options say otherwise."""
+    # One or two epochs of a network with a few thousand weights: each fit takes seconds.
+    def search(**options):
+        options.setdefault("storage", f"sqlite:///{tmp_path / 'study.db'}")
+        options.setdefault("cv", 2)
+        return FERSearchCV(make_fer_pipeline(**micro_cnn()), search_space, **options)
+    return search
 
 
 def _finished(study):
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
-def test_study_returns_fitted_best_estimator(tmp_path, faces):
+def test_study_returns_fitted_best_estimator(faces, micro_cnn, new_search, search_space):
     X, y = faces
-    search = _search(tmp_path, n_trials=2, pruner="none").fit(X, y)
+    search = new_search(n_trials=2, pruner="none").fit(X, y)
 
     completed = search.study_.get_trials(states=(TrialState.COMPLETE,))
     assert len(completed) == 2
     assert search.best_score_ == max(t.value for t in completed)
-    assert set(search.best_params_) == set(SPACE)
+    assert set(search.best_params_) == set(search_space)
     assert search.best_estimator_.get_params()["cnn__dropout"] == search.best_params_["dropout"]
     predictions = search.predict(X[:10])
     assert predictions.shape == (10,) and set(predictions) <= set(y)
     assert search.predict_proba(X[:3]).shape == (3, 7)
     # Every fold trained all its epochs, and the per-fold scores were recorded.
     best = search.best_trial_
-    assert best.user_attrs["epochs_trained"] == 2 * MICRO_CNN["epochs"]
+    assert best.user_attrs["epochs_trained"] == 2 * micro_cnn()["epochs"]
     assert {"split0_test_score", "split1_test_score"} <= set(best.user_attrs)
     # Nothing can prune, so no epoch was evaluated on its held-out fold.
     assert best.intermediate_values == {}
@@ -77,11 +67,12 @@ def test_study_returns_fitted_best_estimator(tmp_path, faces):
 
 
 @pytest.mark.parametrize("prune_on, epochs_per_trial", [("epoch", 1), ("fold", 2)])
-def test_pruned_trials_end_pruned_not_failed(tmp_path, faces, prune_on, epochs_per_trial):
+def test_pruned_trials_end_pruned_not_failed(faces, new_search, prune_at_step, prune_on,
+                                             epochs_per_trial):
     X, y = faces
     with pytest.warns(RuntimeWarning, match="no completed trial"):
-        search = _search(tmp_path, n_trials=2, pruner=PruneAtStep(0), prune_on=prune_on,
-                         refit=False).fit(X, y)
+        search = new_search(n_trials=2, pruner=prune_at_step(0), prune_on=prune_on,
+                            refit=False).fit(X, y)
 
     assert trial_counts(search.study_) == {"PRUNED": 2}
     for trial in search.study_.trials:
@@ -99,37 +90,40 @@ class StopAfterOneEpoch(keras.callbacks.Callback):
 
 @pytest.mark.parametrize("prune_on, final_step, stopped_early", [
     ("epoch", 3, False), ("fold", 1, False), ("epoch", 2, True)])
-def test_a_fully_trained_trial_is_not_pruned_at_its_final_step(tmp_path, faces, prune_on,
-                                                                final_step, stopped_early):
+def test_a_fully_trained_trial_is_not_pruned_at_its_final_step(tmp_path, faces, micro_cnn,
+                                                                search_space, prune_at_step,
+                                                                prune_on, final_step,
+                                                                stopped_early):
     X, y = faces
-    cnn = {**MICRO_CNN, "callbacks": [StopAfterOneEpoch()] if stopped_early else None}
-    search = FERSearchCV(make_fer_pipeline(**cnn), SPACE, storage=f"sqlite:///{tmp_path / 's.db'}",
-                         cv=2, n_trials=1, pruner=PruneAtStep(final_step), prune_on=prune_on,
+    cnn = micro_cnn(callbacks=[StopAfterOneEpoch()] if stopped_early else None)
+    search = FERSearchCV(make_fer_pipeline(**cnn), search_space,
+                         storage=f"sqlite:///{tmp_path / 's.db'}", cv=2, n_trials=1,
+                         pruner=prune_at_step(final_step), prune_on=prune_on,
                          refit=False).fit(X, y)
 
     trial = search.study_.trials[0]
     assert trial.state == TrialState.COMPLETE
     assert max(trial.intermediate_values) == final_step
-    epochs_per_fold = 1 if stopped_early else MICRO_CNN["epochs"]
+    epochs_per_fold = 1 if stopped_early else micro_cnn()["epochs"]
     assert trial.user_attrs["epochs_trained"] == 2 * epochs_per_fold
 
 
-def test_epoch_reports_use_a_unique_step_per_fold_and_epoch(tmp_path, faces):
+def test_epoch_reports_use_a_unique_step_per_fold_and_epoch(faces, new_search):
     X, y = faces
-    search = _search(tmp_path, n_trials=1, pruner="median").fit(X, y)
+    search = new_search(n_trials=1, pruner="median").fit(X, y)
     steps = sorted(search.best_trial_.intermediate_values)
     assert steps == [0, 1, 2, 3]  # fold 0 epochs 0-1, fold 1 epochs 0-1
     assert all(0.0 <= v <= 1.0 for v in search.best_trial_.intermediate_values.values())
 
 
-def test_study_resumes_to_the_requested_total(tmp_path, faces):
+def test_study_resumes_to_the_requested_total(faces, new_search, prune_at_step):
     X, y = faces
-    options = dict(pruner=PruneAtStep(0), refit=False, study_name="resumed")
+    options = dict(pruner=prune_at_step(0), refit=False, study_name="resumed")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        first = _search(tmp_path, n_trials=2, **options).fit(X, y)
+        first = new_search(n_trials=2, **options).fit(X, y)
         assert len(_finished(first.study_)) == 2
-        second = _search(tmp_path, n_trials=3, **options).fit(X, y)
+        second = new_search(n_trials=3, **options).fit(X, y)
     trials = second.study_.trials
     assert [t.number for t in trials] == [0, 1, 2]
     assert len(_finished(second.study_)) == 3
@@ -141,7 +135,7 @@ def test_study_resumes_to_the_requested_total(tmp_path, faces):
 # retry link with an API Optuna still calls experimental.
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
-def test_dead_workers_trial_is_retried(tmp_path, faces):
+def test_dead_workers_trial_is_retried(tmp_path, faces, new_search):
     X, y = faces
     url = f"sqlite:///{tmp_path / 'study.db'}"
     storage = open_storage(url, heartbeat_interval=1, grace_period=2)
@@ -151,8 +145,8 @@ def test_dead_workers_trial_is_retried(tmp_path, faces):
     storage.record_heartbeat(dead._trial_id)  # then its worker "dies": no more heartbeats
     time.sleep(3)
 
-    search = _search(tmp_path, n_trials=1, storage=storage, study_name="retry",
-                     pruner="none").fit(X, y)
+    search = new_search(n_trials=1, storage=storage, study_name="retry",
+                        pruner="none").fit(X, y)
 
     trials = search.study_.trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
@@ -166,9 +160,9 @@ def test_dead_workers_trial_is_retried(tmp_path, faces):
     ({}, "non-empty mapping"),
     ({"dropout": (0.0, 0.5)}, "must be an Optuna distribution"),
 ])
-def test_bad_search_space_fails_before_training(tmp_path, faces, space, message):
+def test_bad_search_space_fails_before_training(tmp_path, faces, micro_cnn, space, message):
     X, y = faces
-    search = FERSearchCV(make_fer_pipeline(**MICRO_CNN), space,
+    search = FERSearchCV(make_fer_pipeline(**micro_cnn()), space,
                          storage=f"sqlite:///{tmp_path / 'study.db'}")
     with pytest.raises(ValueError, match=message):
         search.fit(X, y)
@@ -179,26 +173,26 @@ def test_bad_search_space_fails_before_training(tmp_path, faces, space, message)
     (0, 7, "empty dataset"),
     (20, 1, "single class"),
 ])
-def test_bad_data_fails_before_training(tmp_path, n_samples, n_classes, message):
+def test_bad_data_fails_before_training(tmp_path, new_search, n_samples, n_classes, message):
     X = np.zeros((n_samples, 48, 48), np.uint8)
     y = np.zeros(n_samples, int) if n_classes == 1 else np.arange(n_samples) % n_classes
     with pytest.raises(ValueError, match=message):
-        _search(tmp_path).fit(X, y)
+        new_search().fit(X, y)
     assert not (tmp_path / "study.db").exists()
 
 
-def test_class_smaller_than_the_folds_is_reported(tmp_path, faces):
+def test_class_smaller_than_the_folds_is_reported(faces, new_search):
     X, y = faces
     y = y.copy()
     y[0] = 99  # a class with a single sample cannot appear in both of 2 folds
     with pytest.raises(ValueError, match=r"class\(es\) \[99\] have fewer samples than cv=2"):
-        _search(tmp_path).fit(X, y)
+        new_search().fit(X, y)
 
 
-def test_unreachable_storage_fails_before_training(faces):
+def test_unreachable_storage_fails_before_training(faces, micro_cnn, search_space):
     X, y = faces
     url = "postgresql://fer:secret@127.0.0.1:9/fer_optuna"  # port 9 (discard): nothing listens
-    search = FERSearchCV(make_fer_pipeline(**MICRO_CNN), SPACE, storage=url)
+    search = FERSearchCV(make_fer_pipeline(**micro_cnn()), search_space, storage=url)
     with pytest.raises(StorageUnavailableError, match=r"fer:\*\*\*@127\.0\.0\.1:9") as error:
         search.fit(X, y)
     assert "secret" not in str(error.value)
@@ -218,10 +212,10 @@ def test_unreachable_storage_fails_before_training(faces):
     ({"subsample": 1.5}, r"'subsample' parameter .* a float in the range \(0.0, 1.0\] or None. "
                          r"Got 1.5"),
 ])
-def test_bad_options_fail_before_the_study(tmp_path, faces, options, message):
+def test_bad_options_fail_before_the_study(tmp_path, faces, new_search, options, message):
     X, y = faces
     with pytest.raises(ValueError, match=message):
-        _search(tmp_path, **options).fit(X, y)
+        new_search(**options).fit(X, y)
     assert not (tmp_path / "study.db").exists()
 
 
@@ -248,7 +242,8 @@ def test_describe_storage_hides_the_password():
     assert describe_storage("postgresql://u:pw@db:5432/x") == "postgresql://u:***@db:5432/x"
 
 
-def test_tuned_epochs_keep_one_step_per_fold_and_epoch(tmp_path, faces, monkeypatch):
+def test_tuned_epochs_keep_one_step_per_fold_and_epoch(tmp_path, faces, monkeypatch, micro_cnn,
+                                                        prune_at_step):
     # Steps are fold * stride + epoch with one stride for every trial, the most epochs the space
     # allows: an epochs=1 trial's second fold reports at step 2, where an epochs=2 trial's
     # second fold starts, so the pruner compares the same fold and epoch.
@@ -260,10 +255,10 @@ def test_tuned_epochs_keep_one_step_per_fold_and_epoch(tmp_path, faces, monkeypa
     monkeypatch.setattr(searcher, "make_pruner", lambda pruner, *, n_steps: (
         seen.append(n_steps) or make_pruner(pruner, n_steps=n_steps)))
     search = FERSearchCV(
-        make_fer_pipeline(**MICRO_CNN), {"epochs": CategoricalDistribution([1, 2])},
+        make_fer_pipeline(**micro_cnn()), {"epochs": CategoricalDistribution([1, 2])},
         storage=f"sqlite:///{tmp_path / 's.db'}", cv=2, n_trials=2, refit=False,
         sampler=optuna.samplers.GridSampler({"epochs": [1, 2]}, seed=0),
-        pruner=PruneAtStep(99)).fit(X, y)
+        pruner=prune_at_step(99)).fit(X, y)
 
     steps = {trial.params["epochs"]: set(trial.intermediate_values)
              for trial in search.study_.trials}
@@ -271,7 +266,7 @@ def test_tuned_epochs_keep_one_step_per_fold_and_epoch(tmp_path, faces, monkeypa
     assert seen == [4]  # 2 folds of at most 2 epochs
 
 
-def test_a_storage_object_without_heartbeats_is_not_waited_on(tmp_path, faces):
+def test_a_storage_object_without_heartbeats_is_not_waited_on(tmp_path, faces, new_search):
     # A trial left RUNNING by a dead worker never ends without heartbeats: waiting for it (as
     # fit did when heartbeat_interval was left at its default) would never return.
     X, y = faces
@@ -280,20 +275,20 @@ def test_a_storage_object_without_heartbeats_is_not_waited_on(tmp_path, faces):
     study.ask()  # its worker died before telling
     start = time.monotonic()
     with pytest.warns(RuntimeWarning, match="no completed trial"):
-        _search(tmp_path, n_trials=1, storage=storage, study_name="abandoned", refit=False,
-                timeout=20).fit(X, y)
+        new_search(n_trials=1, storage=storage, study_name="abandoned", refit=False,
+                   timeout=20).fit(X, y)
     assert time.monotonic() - start < 10
 
 
-def test_heartbeat_options_given_with_a_storage_object_warn(tmp_path, faces):
+def test_heartbeat_options_given_with_a_storage_object_warn(tmp_path, faces, new_search):
     X, y = faces
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 's.db'}")
     optuna.create_study(study_name="given", storage=storage, direction="maximize").ask()
     with pytest.warns(UserWarning, match=r"heartbeat_interval=10 and max_retry=5 are ignored"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # no completed trial
-            _search(tmp_path, n_trials=1, storage=storage, study_name="given", refit=False,
-                    heartbeat_interval=10, max_retry=5, timeout=20).fit(X, y)
+            new_search(n_trials=1, storage=storage, study_name="given", refit=False,
+                       heartbeat_interval=10, max_retry=5, timeout=20).fit(X, y)
 
 
 @pytest.mark.parametrize("options, message", [
@@ -309,14 +304,15 @@ def test_open_storage_rejects_bad_heartbeat_options_without_blaming_the_storage(
     assert not (tmp_path / "new").exists()
 
 
-def test_classes_are_counted_in_the_cross_validation_sample(tmp_path, faces):
+def test_classes_are_counted_in_the_cross_validation_sample(tmp_path, faces, new_search,
+                                                            prune_at_step):
     X, y = faces
     y = y.copy()
     y[np.flatnonzero(y == 6)[3:]] = 0  # class 6 keeps 3 rows: enough for 3 folds, not half
     with pytest.raises(ValueError, match=r"class\(es\) \[6\] have fewer samples than cv=3 "
                                          r"folds in the cross-validation sample"):
-        _search(tmp_path, cv=3, subsample=0.5, n_trials=1, pruner=PruneAtStep(0),
-                refit=False).fit(X, y)
+        new_search(cv=3, subsample=0.5, n_trials=1, pruner=prune_at_step(0),
+                   refit=False).fit(X, y)
     assert not (tmp_path / "study.db").exists()
 
 
@@ -327,11 +323,11 @@ def test_classes_are_counted_in_the_cross_validation_sample(tmp_path, faces):
      r"search space entry 'class_weight' allows 'balance'"),
     ({"epochs": CategoricalDistribution([1, 2])}, r"allows 1.*'warmup_epochs'"),
 ])
-def test_a_space_allowing_an_invalid_value_fails_before_training(tmp_path, faces, space,
-                                                                 message):
+def test_a_space_allowing_an_invalid_value_fails_before_training(tmp_path, faces, micro_cnn,
+                                                                 space, message):
     X, y = faces
     # A cosine schedule's warm-up must end before the last epoch: epochs=1 is invalid here.
-    cnn = {**MICRO_CNN, "lr_schedule": "cosine", "warmup_epochs": 1.0}
+    cnn = micro_cnn(lr_schedule="cosine", warmup_epochs=1.0)
     search = FERSearchCV(make_fer_pipeline(**cnn), space,
                          storage=f"sqlite:///{tmp_path / 'study.db'}")
     with pytest.raises(ValueError, match=message):
@@ -339,7 +335,7 @@ def test_a_space_allowing_an_invalid_value_fails_before_training(tmp_path, faces
     assert not (tmp_path / "study.db").exists()
 
 
-def test_an_invalid_combination_fails_its_trial_and_the_worker_goes_on(tmp_path, faces):
+def test_an_invalid_combination_fails_its_trial_and_the_worker_goes_on(tmp_path, faces, micro_cnn):
     # epochs=1 and warmup_epochs=1.0 are valid alone, not together (a cosine schedule's
     # warm-up ends before the last epoch).
     X, y = faces
@@ -348,7 +344,7 @@ def test_an_invalid_combination_fails_its_trial_and_the_worker_goes_on(tmp_path,
         {"epochs": 1, "warmup_epochs": 1.0})  # the first trial samples that combination
     space = {"epochs": CategoricalDistribution([1, 2]),
              "warmup_epochs": CategoricalDistribution([0.0, 1.0])}
-    search = FERSearchCV(make_fer_pipeline(**MICRO_CNN, lr_schedule="cosine"), space, cv=2,
+    search = FERSearchCV(make_fer_pipeline(**micro_cnn(), lr_schedule="cosine"), space, cv=2,
                          n_trials=2, storage=url, study_name="combos", pruner="none",
                          refit=False, sampler=optuna.samplers.GridSampler(
                              {"epochs": [2], "warmup_epochs": [0.0, 1.0]}, seed=0))
@@ -360,11 +356,11 @@ def test_an_invalid_combination_fails_its_trial_and_the_worker_goes_on(tmp_path,
     assert [trial.state for trial in others] == [TrialState.COMPLETE] * 2
 
 
-def test_a_space_of_invalid_combinations_only_stops_the_worker(tmp_path, faces):
+def test_a_space_of_invalid_combinations_only_stops_the_worker(tmp_path, faces, micro_cnn):
     X, y = faces
     space = {"epochs": CategoricalDistribution([1]),
              "warmup_epochs": CategoricalDistribution([1.0])}
-    search = FERSearchCV(make_fer_pipeline(**MICRO_CNN, lr_schedule="cosine"), space, cv=2,
+    search = FERSearchCV(make_fer_pipeline(**micro_cnn(), lr_schedule="cosine"), space, cv=2,
                          n_trials=1,
                          storage=f"sqlite:///{tmp_path / 's.db'}", pruner="none")
     with pytest.raises(ValueError, match=r"the last 10 trials of this worker had invalid "
@@ -372,9 +368,9 @@ def test_a_space_of_invalid_combinations_only_stops_the_worker(tmp_path, faces):
         search.fit(X, y)
 
 
-def test_a_depth_too_deep_for_the_images_is_refused_before_the_study(tmp_path, faces):
+def test_a_depth_too_deep_for_the_images_is_refused_before_the_study(tmp_path, faces, micro_cnn):
     X, y = faces
-    search = FERSearchCV(make_fer_pipeline(**MICRO_CNN), {"depth": IntDistribution(1, 6)},
+    search = FERSearchCV(make_fer_pipeline(**micro_cnn()), {"depth": IntDistribution(1, 6)},
                          storage=f"sqlite:///{tmp_path / 'study.db'}")
     with pytest.raises(ValueError, match=r"search space entry 'depth' allows 6.*depth must "
                                          r"be between 1 and 5"):

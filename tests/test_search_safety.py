@@ -6,9 +6,6 @@ import warnings
 import optuna
 import pandas as pd
 import pytest
-from conftest import MICRO_CNN
-from test_search import SPACE, PruneAtStep
-from test_search_cli import MICRO_SETTINGS
 
 from fer_estimator import make_fer_pipeline
 from fer_estimator.cli import search_main as main
@@ -23,30 +20,35 @@ def faces():
     return make_synthetic_faces(140, random_state=1)
 
 
-def _quick_search(storage, **cnn):
-    return FERSearchCV(make_fer_pipeline(**{**MICRO_CNN, **cnn}), SPACE, n_trials=1, cv=2,
-                       pruner=PruneAtStep(0), refit=False, storage=storage,
-                       study_name="guarded")
+@pytest.fixture
+def quick_search(micro_cnn, search_space, prune_at_step):
+    """``quick_search(storage, **cnn)``: a one-trial study "guarded" in ``storage``, its trial
+    pruned at its first report, of the micro network with the ``cnn`` settings changed."""
+    def search(storage, **cnn):
+        return FERSearchCV(make_fer_pipeline(**micro_cnn(**cnn)), search_space, n_trials=1, cv=2,
+                           pruner=prune_at_step(0), refit=False, storage=storage,
+                           study_name="guarded")
+    return search
 
 
-def test_a_study_refuses_other_data_or_settings(tmp_path, faces):
+def test_a_study_refuses_other_data_or_settings(tmp_path, faces, quick_search):
     X, y = faces
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all trials pruned: no best_*
-        first = _quick_search(storage).fit(X, y)
+        first = quick_search(storage).fit(X, y)
         context = first.study_.user_attrs[CONTEXT_ATTR]
         assert context["data"]["rows"] == 140 and context["settings"]["params"]["cnn__epochs"] == 2
         with pytest.raises(StudyMismatchError, match=r"data.rows: 140 -> 100.*--study-name"):
-            _quick_search(storage).fit(X[:100], y[:100])
+            quick_search(storage).fit(X[:100], y[:100])
         with pytest.raises(StudyMismatchError, match=r"settings.params.cnn__epochs: 2 -> 3"):
-            _quick_search(storage, epochs=3).fit(X, y)
+            quick_search(storage, epochs=3).fit(X, y)
         changed = X.copy()
         changed[0, 0, 0] ^= 1
         with pytest.raises(StudyMismatchError, match=r"data\.digest"):
-            _quick_search(storage).fit(changed, y)
+            quick_search(storage).fit(changed, y)
         # The same data and settings resume it.
-        _quick_search(storage).set_params(n_trials=2).fit(X, y)
+        quick_search(storage).set_params(n_trials=2).fit(X, y)
     study = optuna.load_study(study_name="guarded", storage=storage)
     assert len(study.trials) == 2
 
@@ -58,11 +60,12 @@ def _fer_csv(path, n=140):
     return path
 
 
-def test_the_cli_does_not_report_a_synthetic_study_as_the_fer2013_result(tmp_path, capsys):
+def test_the_cli_does_not_report_a_synthetic_study_as_the_fer2013_result(tmp_path, capsys,
+                                                                         micro_search_options):
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     common = ["--storage", storage, "--n-trials", "1", "--cv", "2", "--pruner", "none",
               "--models-dir", str(tmp_path / "models"), "--space", '{"dropout": [0.1]}',
-              "--quiet", *MICRO_SETTINGS]
+              "--quiet", *micro_search_options]
     assert main(["--synthetic", "--max-rows", "140", "--no-refit", *common]) == 0
     capsys.readouterr()
     status = main(["--data", str(_fer_csv(tmp_path / "fer.csv")), *common])
@@ -89,8 +92,8 @@ def test_unknown_set_names_fail_before_any_trial(tmp_path, capsys, setting, mess
 
 @pytest.mark.parametrize("url", ["postgresql://fer:s3cret@db:notaport/x",
                                  "postgresql://fer:s3cret@127.0.0.1:9/x"])
-def test_storage_passwords_never_reach_a_message(tmp_path, capsys, url):
-    assert main(["--synthetic", "--storage", url, "--max-rows", "140", *MICRO_SETTINGS]) == 2
+def test_storage_passwords_never_reach_a_message(tmp_path, capsys, micro_search_options, url):
+    assert main(["--synthetic", "--storage", url, "--max-rows", "140", *micro_search_options]) == 2
     err = capsys.readouterr().err
     assert "s3cret" not in err and "fer:***@" in err
 
@@ -103,7 +106,7 @@ def test_redact_urls():
 
 
 @pytest.mark.parametrize("storage", [None, "object"])
-def test_a_refused_study_names_its_storage(tmp_path, monkeypatch, faces, storage):
+def test_a_refused_study_names_its_storage(tmp_path, monkeypatch, faces, quick_search, storage):
     monkeypatch.chdir(tmp_path)
     url = "sqlite:///studies/fer-search.db"  # the default storage, under the working directory
     (tmp_path / "studies").mkdir()
@@ -114,4 +117,4 @@ def test_a_refused_study_names_its_storage(tmp_path, monkeypatch, faces, storage
     X, y = faces
     with pytest.raises(StudyMismatchError, match="study 'guarded' in sqlite:///studies/"
                                                  r"fer-search\.db was run on other data"):
-        _quick_search(storage).fit(X, y)
+        quick_search(storage).fit(X, y)

@@ -15,7 +15,6 @@ from sklearn.dummy import DummyClassifier
 
 pytest.importorskip("fastapi", reason="serve needs the [serve] extra: fastapi")
 pytest.importorskip("python_multipart", reason="serve needs the [serve] extra: python-multipart")
-from conftest import load_script
 from fastapi.testclient import TestClient
 
 from fer_estimator.labels import EMOTIONS
@@ -204,7 +203,7 @@ def test_a_strip_of_faces_is_checked_for_width_then_for_its_number_of_faces(clie
     assert "holds 300 faces; at most 256" in response.json()["detail"]
 
 
-def test_bench_serve_counts_an_unexpected_answer_as_an_error():
+def test_bench_serve_counts_an_unexpected_answer_as_an_error(load_script):
     class NotJson(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # the name http.server calls
             self.rfile.read(int(self.headers["Content-Length"]))

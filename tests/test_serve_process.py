@@ -4,14 +4,13 @@ import cv2
 import joblib
 import numpy as np
 import pytest
-from conftest import load_script
 from skimage import data
 from sklearn.dummy import DummyClassifier
 
 pytest.importorskip("uvicorn", reason="serve needs the [serve] extra")
 
 
-def test_concurrent_requests_to_a_real_server_that_then_stops_itself(tmp_path):
+def test_concurrent_requests_to_a_real_server_that_then_stops_itself(tmp_path, load_script):
     model = tmp_path / "dummy.joblib"
     joblib.dump(DummyClassifier().fit(np.zeros((7, 48, 48), np.uint8), list(range(7))), model)
     photo = tmp_path / "astronaut.jpg"

@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-from conftest import TINY_CNN
 
 from fer_estimator import precision
 from fer_estimator.classifier import FERClassifier
@@ -51,10 +50,10 @@ def test_warmup_then_cosine_to_zero():
     assert schedule.rate_at(10) == pytest.approx(0.0, abs=1e-12)
 
 
-def test_cosine_fit_follows_the_schedule_and_applies_weight_decay(scaled_images):
+def test_cosine_fit_follows_the_schedule_and_applies_weight_decay(scaled_images, tiny_cnn):
     X, y = scaled_images
-    clf = FERClassifier(**{**TINY_CNN, **COSINE, "epochs": 3, "weight_decay": 0.01,
-                           "precision": "float32"}).fit(X[:160], y[:160])
+    clf = FERClassifier(**tiny_cnn(**COSINE, epochs=3, weight_decay=0.01,
+                                   precision="float32")).fit(X[:160], y[:160])
     expected = WarmupCosineSchedule(4e-3, epochs=3, warmup_epochs=1)
     # Logged at each epoch's end: the rate of its last batch.
     np.testing.assert_allclose(clf.history_["learning_rate"],
@@ -64,9 +63,9 @@ def test_cosine_fit_follows_the_schedule_and_applies_weight_decay(scaled_images)
         assert clf.model_.jit_compile is False  # XLA is 5-10x slower on a CPU
 
 
-def test_mixed_bfloat16_computes_in_bfloat16_with_a_float32_softmax(scaled_images):
+def test_mixed_bfloat16_computes_in_bfloat16_with_a_float32_softmax(scaled_images, tiny_cnn):
     X, y = scaled_images
-    clf = FERClassifier(**{**TINY_CNN, "epochs": 1, "precision": "mixed_bfloat16"})
+    clf = FERClassifier(**tiny_cnn(epochs=1, precision="mixed_bfloat16"))
     clf.fit(X[:100], y[:100])
     assert clf.precision_ == "mixed_bfloat16"
     conv = clf.model_.get_layer("block1_conv1")
@@ -82,13 +81,13 @@ def test_mixed_bfloat16_computes_in_bfloat16_with_a_float32_softmax(scaled_image
     ({"lr_schedule": "step"}, "The 'lr_schedule' parameter of FERClassifier must be a str among"),
     ({"lr_schedule": "cosine", "warmup_epochs": 6}, "'warmup_epochs' .* must be below epochs=6"),
 ])
-def test_bad_recipe_parameters_are_named(scaled_images, params, message):
+def test_bad_recipe_parameters_are_named(scaled_images, params, message, tiny_cnn):
     X, y = scaled_images
     with pytest.raises(ValueError, match=message):
-        FERClassifier(**{**TINY_CNN, **params}).fit(X[:50], y[:50])
+        FERClassifier(**tiny_cnn(**params)).fit(X[:50], y[:50])
 
 
-def test_a_resumed_cosine_fit_continues_the_same_curve(tmp_path):
+def test_a_resumed_cosine_fit_continues_the_same_curve(tmp_path, tiny_cnn):
     """The rate depends only on the epoch, so an interrupted campaign resumes where it was."""
 
     class StopAfterSecondEpoch(keras.callbacks.Callback):
@@ -97,7 +96,7 @@ def test_a_resumed_cosine_fit_continues_the_same_curve(tmp_path):
                 raise KeyboardInterrupt  # as if the process were killed after epoch 2 was saved
 
     X, y = make_synthetic_faces(140, random_state=3)
-    params = {**TINY_CNN, **COSINE, "epochs": 4, "precision": "float32"}
+    params = tiny_cnn(**COSINE, epochs=4, precision="float32")
     uninterrupted = fit_resumable(make_fer_pipeline(**params), X, y,
                                   checkpoint_dir=tmp_path / "whole")
     (tmp_path / "cut").mkdir()

@@ -2,16 +2,15 @@
 
 import joblib
 import numpy as np
-from conftest import MICRO_CNN, TINY_CNN, building_no_network_nor_drawing_random_numbers
 
 from fer_estimator import EMOTIONS, EMOTIONS_6, make_fer_pipeline
 from fer_estimator.labels import merge_disgust_into_angry
 from fer_estimator.variants import six_class_from_seven
 
 
-def test_six_class_probabilities_merge_disgust_into_angry(synthetic_split, tmp_path):
+def test_six_class_probabilities_merge_disgust_into_angry(synthetic_split, tmp_path, tiny_cnn):
     X_train, y_train, X_test, y_test = synthetic_split
-    seven = make_fer_pipeline(**{**TINY_CNN, "epochs": 2}).fit(X_train, np.array(EMOTIONS)[y_train])
+    seven = make_fer_pipeline(**tiny_cnn(epochs=2)).fit(X_train, np.array(EMOTIONS)[y_train])
     proba_before = seven.predict_proba(X_test[:20])
     six = six_class_from_seven(seven)
     assert sorted(six.classes_) == sorted(EMOTIONS_6)
@@ -29,11 +28,14 @@ def test_six_class_probabilities_merge_disgust_into_angry(synthetic_split, tmp_p
     np.testing.assert_allclose(seven.predict_proba(X_test[:20]), proba_before, rtol=1e-6)
 
 
-def test_the_variant_builds_no_network_and_seeds_nothing(synthetic_split, monkeypatch):
+def test_the_variant_builds_no_network_and_seeds_nothing(synthetic_split, micro_cnn,
+                                                         forbid_network_building,
+                                                         global_rng_untouched):
     X_train, y_train, X_test, _ = synthetic_split
-    seven = make_fer_pipeline(**MICRO_CNN).fit(X_train[:200], np.array(EMOTIONS)[y_train[:200]])
+    seven = make_fer_pipeline(**micro_cnn()).fit(X_train[:200], np.array(EMOTIONS)[y_train[:200]])
 
-    with building_no_network_nor_drawing_random_numbers(monkeypatch):
+    forbid_network_building()
+    with global_rng_untouched():
         six = six_class_from_seven(seven)  # seven has random_state=0
     assert six[-1].random_state == 0 and six[-1].model is None
     assert list(six.classes_) == sorted(EMOTIONS_6)

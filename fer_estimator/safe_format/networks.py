@@ -10,7 +10,9 @@ a network with a new kind of layer needs its weight count here, one entry. The w
 (HDF5, which compresses on its own) is bounded by the sizes its arrays declare.
 """
 
+import contextlib
 import math
+import random
 import tempfile
 import zipfile
 from pathlib import Path
@@ -226,6 +228,18 @@ def _channels(input_shape, axis):
     return _int(input_shape[axis], f"input_shape[{axis}]")
 
 
+@contextlib.contextmanager
+def _python_random_state_kept():
+    """Keras draws a seed from Python's global ``random`` for each unseeded initializer it
+    builds, weights loaded over them or not: loading a model must not move the caller's
+    generator."""
+    state = random.getstate()
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
 def load_network(keras_file, where):
     """The network of the ``.keras`` file, checked by :func:`check_keras_archive`, then loaded
     by Keras in safe mode (refusing lambda layers and any other serialised code)."""
@@ -233,7 +247,8 @@ def load_network(keras_file, where):
     import keras
 
     try:
-        return keras.saving.load_model(keras_file, compile=False, safe_mode=True)
+        with _python_random_state_kept():
+            return keras.saving.load_model(keras_file, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad or unsafe file
         raise SafeFormatError(f"{where} cannot be loaded safely: {type(error).__name__}: "
                               f"{quoted(str(error), 1000)}") from error
@@ -270,7 +285,8 @@ def _shape(network, name):
 def float32_copy(network):
     """An uncompiled float32 copy of ``network``: no optimizer state, no bfloat16 compute."""
     config = _float32_config(network.get_config())
-    copy = network.__class__.from_config(config)
+    with _python_random_state_kept():
+        copy = network.__class__.from_config(config)
     # Mixed-precision layers keep float32 variables, so the weights carry over as they are.
     copy.set_weights(network.get_weights())
     return copy
