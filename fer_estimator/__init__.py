@@ -8,7 +8,10 @@ The layers, each depending only on those before it:
 - estimator: :class:`FERClassifier` (a Keras CNN with the scikit-learn API) and
   :func:`make_fer_pipeline` (transformer + classifier); :func:`save` and :func:`load` (the
   safe ``.fer.zip`` format, which never runs code from the file); :func:`soft_voting_ensemble`
-  (fitted pipelines averaged as one scikit-learn ``VotingClassifier``);
+  (fitted pipelines averaged as one scikit-learn ``VotingClassifier``); :func:`export` (a
+  model as one ONNX graph, or a ``.fer.zip`` file with ONNX networks);
+- runtime: :func:`load_predictor` (a saved model predicting in onnxruntime, without Keras or
+  TensorFlow, when its file holds ONNX networks);
 - face pipeline: :class:`FacePipeline` (detect every face in photos and videos, then classify);
 - :mod:`fer_estimator.search`: Optuna hyperparameter search (:class:`FERSearchCV`); the
   repository keeps it in its top-level ``search/`` folder, which pyproject.toml maps into the
@@ -26,10 +29,12 @@ from .labels import EMOTIONS, EMOTIONS_6
 _LAZY_NAMES = {
     "FERClassifier": "classifier",
     "FacePipeline": "faces",
+    "export": "export",
     "PixelTransformer": "transform",
     "load_fer2013": "data",
     "load": "safe_format",
     "load_joblib": "persistence",
+    "load_predictor": "runtime",
     "make_fer_pipeline": "pipeline",
     "make_synthetic_faces": "synthetic",
     "parse_pixel_strings": "data",

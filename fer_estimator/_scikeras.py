@@ -32,13 +32,17 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from scikeras.utils.transformers import ClassifierLabelEncoder
-from scikeras.wrappers import BaseWrapper
 from sklearn.base import ClassifierMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import accuracy_score
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
+
+from ._extras import requires_install
+
+with requires_install("FERClassifier"):
+    from scikeras.utils.transformers import ClassifierLabelEncoder
+    from scikeras.wrappers import BaseWrapper
 
 from ._validation import (
     HasMethods,

@@ -3,7 +3,8 @@
 import importlib.metadata
 import warnings
 
-import keras
+# The packages whose major version decides whether a saved model predicts the same.
+CHECKED_PACKAGES = ("fer_estimator", "keras", "scikeras")
 
 
 def _package_version(name):
@@ -15,6 +16,8 @@ def _package_version(name):
 
 def current_versions():
     """Return the fer-estimator, Keras and scikeras versions and the Keras backend in use."""
+    import keras  # saving a model has loaded it already
+
     return {
         "fer_estimator": _package_version("fer-estimator"),
         "keras": keras.__version__,
@@ -27,18 +30,19 @@ def _major(version):
     return version.split(".", 1)[0]
 
 
-def check_saved_versions(saved, what):
-    """Warn when a model saved under other major versions is loaded.
+def check_saved_versions(saved, what, packages=CHECKED_PACKAGES):
+    """Warn when a model saved under other major versions of ``packages`` is loaded.
 
     A different Keras backend is fine (the saved network is backend-agnostic) and is not
     warned about; a different major version of fer-estimator, Keras or scikeras may not load
-    or predict the same. Entries that are not version strings are ignored.
+    or predict the same. Entries that are not version strings are ignored. The ONNX runtime,
+    which uses neither Keras nor scikeras, checks fer-estimator's alone.
     """
-    current = current_versions()
+    current = {name: _package_version(name.replace("_", "-")) for name in packages}
     saved = saved if isinstance(saved, dict) else {}
     mismatched = [
         f"{name} {saved[name]} (now {current[name]})"
-        for name in ("fer_estimator", "keras", "scikeras")
+        for name in packages
         if isinstance(saved.get(name), str) and "unknown" not in (saved[name], current[name])
         and _major(saved[name]) != _major(current[name])
     ]

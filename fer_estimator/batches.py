@@ -1,5 +1,4 @@
-"""Operations on batches of images: mirroring, and training batches that mix pairs of
-images (mixup and CutMix).
+"""Training batches that mix pairs of images (mixup and CutMix).
 
 Keras' ``MixUp`` and ``CutMix`` layers take the labels with the images, so they cannot sit in
 the network beside the other augmentation layers (which see images only); they belong in the
@@ -13,13 +12,7 @@ import math
 import keras
 import numpy as np
 
-__all__ = ["MixedBatches", "mirror_images"]
-
-
-def mirror_images(X):
-    """Mirror a batch of images (n, height, width[, channels]) left to right: the flip of
-    test-time augmentation."""
-    return np.asarray(X)[:, :, ::-1]
+__all__ = ["MixedBatches"]
 
 
 class MixedBatches(keras.utils.PyDataset):

@@ -7,12 +7,16 @@ import os
 from numbers import Integral, Real
 from typing import ClassVar
 
-import keras
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import FunctionTransformer
+
+from ._extras import requires_install
+
+with requires_install("FERClassifier"):
+    import keras
 
 # Saved models refer to their label encoder's class by this module's name.
 from ._scikeras import (
@@ -25,9 +29,10 @@ from ._scikeras import (
 )
 from ._versions import check_saved_versions, current_versions
 from .architecture import architecture_parameters, build_network, check_depth_fits, get_architecture
-from .batches import MixedBatches, mirror_images
+from .batches import MixedBatches
 from .distillation import distillation_targets
 from .finetune import copy_matching_weights
+from .pixels import mirror_images
 from .precision import PRECISIONS, resolve_precision
 from .schedules import WarmupCosineSchedule
 

@@ -22,8 +22,10 @@ import threading
 import traceback
 from pathlib import Path
 
+from ._extras import MissingInstallError
 from ._output_paths import check_output_paths, printable
 from ._paths import DEFAULT_MODEL_PATH
+from ._redact import redact_urls  # a storage URL in an error or traceback shows its password
 from .cli_options import (
     Command,
     CommandError,
@@ -31,9 +33,11 @@ from .cli_options import (
     add_model_argument,
     add_model_arguments,
     add_network_options,
+    add_trust_model_option,
     add_verbose_option,
     as_command_line,
     face_pipeline_params,
+    needs_keras,
     network_params,
     positive_int,
     silence_native_logs,
@@ -83,6 +87,12 @@ def add_predict_arguments(parser):
                              "that would replace its input gets a -2 name)")
     parser.add_argument("--json", type=Path, help="save the results as JSON")
     parser.add_argument("--csv", type=Path, help="save the results as CSV, one row per face")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="predict on the workers of the Dask scheduler at ADDRESS "
+                             "(tcp://host:8786), each loading the model once; they must see "
+                             "the inputs and the model at the same paths (a shared "
+                             "filesystem); the outputs are written here, as without --dask. "
+                             "Needs pip install \"fer-estimator[dask]\"")
 
 
 def run_predict(args):
@@ -93,6 +103,9 @@ def run_predict(args):
 
     if not args.inputs and not args.demo:
         raise CommandError("predict needs at least one INPUT, or --demo")
+    if args.demo and args.dask is not None:
+        raise CommandError("--demo runs on this machine, not on Dask workers: give the photo's "
+                           "file with --dask")
     sources, skipped = expand_inputs(args.inputs)
     if args.demo:
         sources.append(DEMO_NAME)
@@ -110,14 +123,33 @@ def run_predict(args):
     pipeline = FacePipeline(args.model, **face_pipeline_params(args), trust=args.trust_model,
                             max_pixels=DEFAULT_MAX_PIXELS if args.max_pixels is None
                             else args.max_pixels or None)
-    # Fail once, before the first input, when the model or the detector cannot be loaded or the
-    # model cannot classify face crops (else every face would fail and every input be skipped).
-    pipeline.warm_up()
-    skipped += predict_batch(
-        pipeline, sources, lambda source: _predict_source(pipeline, source, args.frame_stride),
-        out=args.out, json_path=args.json, csv_path=args.csv,
-        log=lambda message: log_to_stderr(as_command_line(message)))
+    # Connected before the model loads: a wrong --dask address fails at once.
+    with _dask_client(args.dask) as client:
+        # Fail once, before the first input, when the model or the detector cannot be loaded or
+        # the model cannot classify face crops (else every face would fail and every input be
+        # skipped). The Dask workers check their own copies the same way.
+        pipeline.warm_up()
+        skipped += predict_batch(
+            pipeline, sources,
+            None if client is not None else
+            lambda source: _predict_source(pipeline, source, args.frame_stride),
+            frame_stride=args.frame_stride, client=client, out=args.out, json_path=args.json,
+            csv_path=args.csv, log=lambda message: log_to_stderr(as_command_line(message)))
     return 1 if skipped else 0
+
+
+def _dask_client(address):
+    """A client of the Dask scheduler at ``address`` (``--dask``), or a ``with`` block giving
+    None without one."""
+    from contextlib import nullcontext
+
+    if address is None:
+        return nullcontext()
+    try:
+        from .faces.distributed import connect
+    except ImportError as error:  # the module's one import that can fail: Dask's
+        raise CommandError(f"--dask: {error}") from None
+    return connect(address)
 
 
 def _predict_source(pipeline, source, frame_stride):
@@ -219,6 +251,50 @@ def run_evaluate(args):
     return 0
 
 
+def add_export_arguments(parser):
+    """``export``: a saved model as one ONNX graph, or as a ``.fer.zip`` with ONNX networks."""
+    parser.add_argument("model", type=Path, metavar="MODEL",
+                        help="a .fer.zip model, or a joblib one with --trust-model")
+    parser.add_argument("out", type=Path, metavar="OUT",
+                        help="OUT.onnx: one ONNX graph of the whole model (input 'pixels': 0-255 "
+                             "grey faces, output 'probabilities'); OUT.fer.zip: the model with "
+                             "ONNX networks beside its Keras ones, for the ONNX runtime")
+    parser.add_argument("--format", choices=("onnx", "fer.zip"),
+                        help="the format of OUT (default: from its suffix)")
+    parser.add_argument("--int8-calibration", type=Path, metavar="DATA",
+                        help=f"OUT.fer.zip: also store int8 copies of the networks (--runtime "
+                             f"onnx-int8), calibrated on Training images of DATA: a FER2013 CSV "
+                             f"or an image folder ({FOLDER_HELP})")
+    parser.add_argument("--calibration-rows", type=positive_int, default=1000, metavar="N",
+                        help="Training images drawn at random (seed 0) to calibrate on "
+                             "(default: 1000)")
+    add_trust_model_option(parser)
+
+
+def run_export(args):
+    """Run ``export``; see :func:`add_export_arguments`."""
+    import numpy as np
+
+    from .export import export
+    from .safe_format import load
+    from .training import load_labelled
+
+    check_output_paths(files={"OUT": args.out}, folders={},
+                       inputs={"MODEL": args.model, "--int8-calibration": args.int8_calibration})
+    model = load(args.model, trust=args.trust_model)
+    calibration = None
+    if args.int8_calibration is not None:
+        X, _, _ = load_labelled(args.int8_calibration, usage="Training", classes=model.classes_)
+        rows = np.random.default_rng(0).permutation(len(X))[:args.calibration_rows]
+        calibration = X[np.sort(rows)]
+    try:
+        export(model, args.out, format=args.format, int8_calibration=calibration)
+    except ValueError as error:
+        raise CommandError(as_command_line(error)) from None
+    print(f"saved {args.out}")
+    return 0
+
+
 def add_cut_faces_arguments(parser):
     """Arguments of ``cut-faces``: a training set of face crops from labelled photos."""
     parser.add_argument("photos", type=Path, metavar="PHOTOS",
@@ -276,7 +352,14 @@ CUT_FACES = Command(
                 "--several) and files that are not images are reported on stderr.",
     add_arguments=add_cut_faces_arguments, run=run_cut_faces, epilog=EXIT_STATUS)
 # The subcommands, in the order of `fer-estimator --help`; nothing else registers one.
-COMMANDS = (PREDICT, TRAIN, EVALUATE, SEARCH, CUT_FACES, SERVE, LIVE)
+EXPORT = Command(
+    "export", help="write a saved model as one ONNX graph, or as a .fer.zip with ONNX networks",
+    description="Export a saved FER model: OUT.onnx is one ONNX graph computing its "
+                "probabilities from grey 48x48 faces (any ONNX runtime); OUT.fer.zip is the "
+                "model with ONNX networks beside its Keras ones, which predict, serve and live "
+                "run in onnxruntime without TensorFlow.",
+    add_arguments=add_export_arguments, run=run_export, epilog=EXIT_STATUS)
+COMMANDS = (PREDICT, TRAIN, EVALUATE, SEARCH, CUT_FACES, EXPORT, SERVE, LIVE)
 
 
 def build_parser():
@@ -305,7 +388,7 @@ def main(argv=None):
     :data:`EXIT_STATUS`)."""
     args = build_parser().parse_args(argv)
     if not args.verbose:
-        silence_native_logs()
+        silence_native_logs(import_keras=needs_keras(args))
     restore_sigterm = _sigterm_as_interrupt()
     try:
         return args.run(args)
@@ -313,7 +396,7 @@ def main(argv=None):
         terminated = isinstance(interrupt, Terminated)
         _report(args, "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)")
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
-    except (CommandError, OSError, ValueError) as error:
+    except (CommandError, MissingInstallError, OSError, ValueError) as error:
         if args.verbose and not isinstance(error, CommandError):
             _report_traceback(error)
         _report(args, f"error: {error}")
@@ -346,16 +429,12 @@ def _report(args, text):
 
 
 def _report_traceback(error):
-    from .search.storage import redact_urls  # a storage URL in a traceback shows its password
-
     print(redact_urls("".join(traceback.format_exception(error))).rstrip(), file=sys.stderr)
 
 
 def cap_message(text, limit=MAX_MESSAGE_CHARS):
     """``text`` with its passwords redacted, cut to ``limit`` characters (the rest counted),
     printable whatever file names it quotes."""
-    from .search.storage import redact_urls
-
     text = str(text)
     # Redacting a message of millions of characters takes minutes: only what is shown is, with
     # a margin so that a URL cut at the limit is still recognised.

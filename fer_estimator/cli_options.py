@@ -159,18 +159,19 @@ def _stderr_descriptor_muted():
         os.close(devnull)
 
 
-def silence_native_logs():
+def silence_native_logs(import_keras=True):
     """Hide TensorFlow's C++, absl and Python warnings (oneDNN notices, "could not find cuda
     drivers", the ``failed call to cuInit`` error of CPU-only machines, tf.function retracing)
     for the rest of the process.
 
     ``TF_CPP_MIN_LOG_LEVEL=3`` hides what TensorFlow logs once it has read it; the lines its
     libraries print while they load come before that, so Keras (and with it the backend) is
-    imported here with the stderr file descriptor pointing to /dev/null. A failing import is
-    left to the command, whose own import then raises it with stderr back.
+    imported here with the stderr file descriptor pointing to /dev/null, unless
+    ``import_keras`` is false (a command on the ONNX runtime, which never loads it). A failing
+    import is left to the command, whose own import then raises it with stderr back.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "keras" not in sys.modules:
+    if import_keras and "keras" not in sys.modules:
         try:
             with _stderr_descriptor_muted():
                 import keras  # noqa: F401
@@ -195,7 +196,7 @@ def add_model_argument(parser, *, default=None):
     add_trust_model_option(parser)
 
 
-def add_trust_model_option(parser, what="--model file"):
+def add_trust_model_option(parser, what="model file"):
     """``--trust-model``: the explicit consent that loading a pickled model (``what``) needs;
     the one spelling of it, in the command line and the scripts."""
     parser.add_argument("--trust-model", action="store_true",
@@ -204,11 +205,34 @@ def add_trust_model_option(parser, what="--model file"):
 
 
 def add_model_arguments(parser):
-    """``--model``, ``--trust-model``, ``--detector``, ``--yunet-model`` and ``--min-face-size``:
-    the model and face detector of a :class:`~fer_estimator.faces.FacePipeline`.
-    :func:`face_pipeline_params` reads the detector's back."""
+    """``--model``, ``--trust-model``, ``--runtime``, ``--detector``, ``--yunet-model`` and
+    ``--min-face-size``: the model and face detector of a
+    :class:`~fer_estimator.faces.FacePipeline`. :func:`face_pipeline_params` reads the
+    runtime's and the detector's back."""
     add_model_argument(parser)
+    # fer_estimator.runtime.RUNTIMES (importing it here would load scikit-learn for --help).
+    parser.add_argument("--runtime", choices=("auto", "onnx", "onnx-int8", "keras"),
+                        default="auto",
+                        help="how the model runs: onnx, its ONNX networks in onnxruntime "
+                             "(no TensorFlow); onnx-int8, their int8 copies (faster, close but "
+                             "not equal); keras, its Keras networks (the full install); auto "
+                             "(default): onnx when the model file holds ONNX networks and "
+                             "onnxruntime is installed")
     add_detector_arguments(parser)
+
+
+def needs_keras(args):
+    """Whether the command of parsed arguments ``args`` will load Keras: every command but
+    those whose ``--runtime`` resolves to ONNX for their ``--model``. A model file that cannot
+    be read is the command's to report."""
+    if getattr(args, "runtime", None) is None:
+        return True
+    from .runtime import chosen_runtime
+
+    try:
+        return chosen_runtime(args.model, args.runtime) == "keras"
+    except (OSError, ValueError):
+        return True
 
 
 def add_detector_arguments(parser):
@@ -241,15 +265,15 @@ def as_command_line(message):
 
 # FacePipeline parameters -> the options of add_model_arguments that set them.
 FACE_PIPELINE_OPTIONS = {"detector": "--detector", "yunet_model": "--yunet-model",
-                         "min_face_size": "--min-face-size"}
+                         "min_face_size": "--min-face-size", "runtime": "--runtime"}
 
 
 # Library parameters named in error messages -> the options that set them.
 PARAMETER_OPTIONS = {**FACE_PIPELINE_OPTIONS, "estimator": "--model", "out": "--out",
-                     "max_pixels": "--max-pixels"}
+                     "format": "--format", "max_pixels": "--max-pixels"}
 
 
 def face_pipeline_params(args):
     """The :class:`~fer_estimator.faces.FacePipeline` parameters that parsed
-    :func:`add_model_arguments` arguments set."""
-    return {name: getattr(args, name) for name in FACE_PIPELINE_OPTIONS}
+    :func:`add_model_arguments` (or :func:`add_detector_arguments`) arguments set."""
+    return {name: getattr(args, name) for name in FACE_PIPELINE_OPTIONS if hasattr(args, name)}

@@ -10,17 +10,19 @@ import difflib
 import gzip
 import hashlib
 import io
+import math
 import os
 import re
+import sys
 import warnings
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sklearn.utils import Bunch
 
+from ._extras import requires_install
 from ._input_files import BoundedLineReader, check_regular_file
 from .labels import class_names, merge_disgust_into_angry
 from .persistence import write_atomically
@@ -83,8 +85,11 @@ def parse_pixel_strings(strings, image_size=IMAGE_SIZE):
     other whitespace, signs and leading zeros, and reports the first bad row.
     """
     check_image_size(image_size)
-    rows = (strings.to_numpy(dtype=object) if isinstance(strings, pd.Series)
-            else np.asarray(strings, dtype=object))
+    # A Series can only be one when pandas is loaded: the inference install has no pandas, and
+    # predicting parses no CSV.
+    pandas = sys.modules.get("pandas")
+    rows = (strings.to_numpy(dtype=object) if pandas is not None
+            and isinstance(strings, pandas.Series) else np.asarray(strings, dtype=object))
     if rows.ndim != 1:
         raise ValueError(f"expected a 1-D sequence of pixel strings, got an array of shape "
                          f"{rows.shape}")
@@ -134,8 +139,7 @@ def _parse_chunk_fast(chunk, n_pixels):
 def _parse_row(text, row, n_pixels):
     """Parse one pixel string in plain Python, raising a ValueError that says what is wrong."""
     if not isinstance(text, str):
-        what = ("a missing value" if pd.api.types.is_scalar(text) and pd.isna(text)
-                else type(text).__name__)
+        what = "a missing value" if _is_missing(text) else type(text).__name__
         raise ValueError(f"row {row}: expected a pixel string, got {what} ({text!r})")
     tokens = text.split()
     if not tokens:
@@ -153,6 +157,23 @@ def _parse_row(text, row, n_pixels):
         raise ValueError(f"row {row}: pixel value {values[outside[0]]} at position {outside[0]} "
                          f"is outside 0-255")
     return values.astype(np.uint8)
+
+
+def _is_missing(value):
+    """Whether ``value`` is a missing value: None, NaN, or pandas' NA and NaT when pandas is
+    loaded (only a pandas object can hold those)."""
+    if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
+        return True
+    pandas = sys.modules.get("pandas")
+    return (pandas is not None and pandas.api.types.is_scalar(value)
+            and bool(pandas.isna(value)))
+
+
+def _pandas():
+    """pandas, which reading a CSV needs (the training install brings it)."""
+    with requires_install("load_fer2013"):
+        import pandas
+    return pandas
 
 
 def load_fer2013(
@@ -267,6 +288,7 @@ def _open_bounded(path, stack):
 
 
 def _read_table(path):
+    pd = _pandas()
     try:
         with contextlib.ExitStack() as stack:
             # Blank lines stay rows (all NaN, refused as bad rows) so that row i is on line
@@ -293,7 +315,7 @@ def _read_table(path):
 def _labels_from_table(table, path):
     """Validated emotion codes (int8) and Usage values (str array) of every row."""
     raw = table["emotion"]
-    codes = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    codes = _pandas().to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isin(codes, np.arange(7)))
     if bad.size:
         row = int(bad[0])

@@ -16,7 +16,7 @@ a plain estimator that clones, saves and loads without its teacher.
 
 import numpy as np
 
-from .batches import mirror_images
+from .pixels import mirror_images
 
 __all__ = ["distillation_targets", "soften", "teacher_probabilities"]
 

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
     accuracy_score,
@@ -12,6 +11,11 @@ from sklearn.metrics import (
     confusion_matrix,
 )
 from tqdm import tqdm
+
+from ._extras import requires_install
+
+with requires_install("evaluation"):
+    from matplotlib.figure import Figure
 
 from .classifier import SINGLE_CALL_BATCH, mirror_images
 from .ensemble import member_classifiers

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import joblib
 
+from ._extras import MissingInstallError, requires_install
+
 
 def _read_umask():
     # Reading the umask means setting it: done once, at import, rather than on every write,
@@ -116,7 +118,11 @@ def load_joblib_bytes(content, path):
     content holds, as :func:`load_joblib`.
     """
     try:
-        return joblib.load(io.BytesIO(content))
+        # Unpickling imports the classes the file names: FERClassifier's need Keras.
+        with requires_install(f"the joblib model {path}"):
+            return joblib.load(io.BytesIO(content))
+    except MissingInstallError:
+        raise  # the file may be fine: the install is not
     except Exception as error:
         # The error may quote the file's content: a few hundred characters say what is wrong.
         reason = str(error)

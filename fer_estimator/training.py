@@ -8,10 +8,14 @@ for the reported accuracy, with and without test-time augmentation.
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
-import pandas as pd
 from sklearn.model_selection import train_test_split
+
+from ._extras import requires_install
+
+with requires_install("training"):
+    import keras
+    import pandas as pd
 
 from ._output_paths import check_output_paths
 from ._versions import current_versions

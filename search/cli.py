@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from fer_estimator._extras import requires_install
 from fer_estimator._input_files import read_text_bounded
 from fer_estimator._output_paths import check_output_paths
 from fer_estimator.cli_options import (
@@ -137,7 +138,8 @@ def _search_space(args):
 def run_search(args):
     """Run the search described by parsed ``args``; return the exit status: 0, or 1 when the
     study ends without a completed trial to refit."""
-    import optuna
+    with requires_install("the search"):
+        import optuna
     from sklearn.metrics import accuracy_score
 
     from fer_estimator.persistence import dump_json

@@ -3,10 +3,13 @@
 import warnings
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-from optuna.exceptions import ExperimentalWarning
-from optuna.trial import TrialState
-from optuna.visualization import matplotlib as optuna_plots
+from fer_estimator._extras import requires_install
+
+with requires_install("fer_estimator.search"):
+    import matplotlib.pyplot as plt
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.trial import TrialState
+    from optuna.visualization import matplotlib as optuna_plots
 
 from fer_estimator.persistence import write_atomically
 

@@ -1,8 +1,12 @@
 """Pruners selectable by name."""
 
 import numpy as np
-import optuna
-from optuna.trial import TrialState
+
+from fer_estimator._extras import requires_install
+
+with requires_install("fer_estimator.search"):
+    import optuna
+    from optuna.trial import TrialState
 
 from .options import PRUNERS
 

@@ -3,8 +3,11 @@
 import sys
 from collections import Counter
 
-import keras
-from optuna.trial import TrialState
+from fer_estimator._extras import requires_install
+
+with requires_install("fer_estimator.search"):
+    import keras
+    from optuna.trial import TrialState
 
 from .study import FINISHED_STATES
 

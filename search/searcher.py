@@ -9,13 +9,17 @@ from typing import ClassVar
 
 import joblib
 import numpy as np
-import optuna
-from optuna.trial import TrialState
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import StratifiedKFold, check_cv, train_test_split
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
+
+from fer_estimator._extras import requires_install
+
+with requires_install("fer_estimator.search"):
+    import optuna
+    from optuna.trial import TrialState
 
 from fer_estimator._validation import HasMethods, Interval, StrOptions
 from fer_estimator.pipeline import make_fer_pipeline

@@ -3,14 +3,18 @@
 from collections.abc import Mapping
 
 import numpy as np
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
+
+from fer_estimator._extras import requires_install
+
+with requires_install("fer_estimator.search"):
+    from optuna.distributions import (
+        BaseDistribution,
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
 
 
 def default_search_space(*, tune_base_filters=False, tune_batch_size=False):

@@ -1,18 +1,22 @@
 """Where a study lives: an embedded SQLite file by default, any Optuna RDB URL otherwise."""
 
 import importlib.util
-import re
 import time
 import urllib.parse
 import warnings
 from pathlib import Path
 
 import numpy as np
-import optuna
-from optuna.exceptions import ExperimentalWarning
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+
+from fer_estimator._extras import requires_install
+from fer_estimator._redact import redact_urls
+
+with requires_install("fer_estimator.search"):
+    import optuna
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
 
 from .options import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_RETRY, default_storage_url
 
@@ -23,8 +27,6 @@ class StorageUnavailableError(ConnectionError):
 
 
 _SCHEMA_RACE_ATTEMPTS = 5
-# The password of a URL's user:password@ part, wherever a URL appears in a text.
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^\s/]*@")
 
 
 def describe_storage(url):
@@ -41,14 +43,6 @@ def describe_storage(url):
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL sqlalchemy can parse (a bad port...): hide it all the same
         return redact_urls(str(url))
-
-
-def redact_urls(text):
-    """Hide the password of every ``scheme://user:password@`` URL in ``text`` (as ``***``).
-
-    Works on malformed URLs too, and on messages that quote a URL (a driver's error).
-    """
-    return _URL_PASSWORD.sub(r"\g<head>***@", str(text))
 
 
 def _with_installed_driver(url):

@@ -4,9 +4,13 @@ import json
 import time
 import warnings
 
-import optuna
-from optuna.exceptions import ExperimentalWarning
-from optuna.trial import TrialState
+from fer_estimator._extras import requires_install
+
+with requires_install("fer_estimator.search"):
+    import optuna
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.trial import TrialState
+
 
 # Trials that count towards a study's requested total: finished, or still going to finish
 # (running on some worker, or waiting, e.g. the retry of a dead worker's trial).

@@ -8,6 +8,8 @@ import json
 import os
 import random
 import secrets
+import shutil
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -172,6 +174,41 @@ def prune_at_step():
 def micro_search_options():
     """A fresh list of ``fer-search`` options: the micro network, trained 2 epochs."""
     return ["--preset", "micro", "--epochs", "2"]
+
+
+# ---- the wheel ----------------------------------------------------------------------------------
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The folders the wheel's packages come from (pyproject.toml's packages and package-dir): their
+# new files count before they are committed; other untracked files (a training run's
+# checkpoints) stay out of the copy.
+PACKAGE_FOLDERS = ("fer_estimator/", "search/", "models/")
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory):
+    """The project's wheel, built once per session, offline (no build isolation), from a copy
+    of the working tree's project files: the tracked ones and the new files of the package
+    folders (a build writes build/ and *.egg-info beside the sources)."""
+    if shutil.which("git") is None or not (PROJECT_ROOT / ".git").exists():
+        pytest.skip("needs a git checkout to list the project's files")
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.skip("the build backend (setuptools, in the test extra) is not installed")
+    source, dist = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("dist")
+
+    def git_files(*options):
+        return subprocess.run(["git", "ls-files", *options], cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, check=True).stdout.splitlines()
+
+    new = [name for name in git_files("--others", "--exclude-standard")
+           if name.startswith(PACKAGE_FOLDERS)]
+    for name in [*git_files(), *new]:
+        if (PROJECT_ROOT / name).is_file():  # a tracked file deleted in the working tree is not
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT_ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "--quiet", "-w", str(dist), str(source)], check=True, timeout=600)
+    [path] = dist.glob("fer_estimator-*.whl")
+    return path
 
 
 # ---- the team's shared data (development paths: the library knows nothing of them) ----------

@@ -100,13 +100,15 @@ def test_an_ensemble_of_six_class_variants_round_trips(members, tmp_path, X_test
                                rtol=1e-6)
 
 
-def test_each_network_is_its_own_archive_member(members, tmp_path):
-    path = save(soft_voting_ensemble(members), tmp_path / "default-names.fer.zip")
+@pytest.mark.parametrize("onnx", [True, False])
+def test_each_network_is_its_own_archive_member(members, tmp_path, onnx):
+    path = save(soft_voting_ensemble(members), tmp_path / "default-names.fer.zip", onnx=onnx)
+    graphs = ["networks/member0.onnx", "networks/member1.onnx"] if onnx else []
     with zipfile.ZipFile(path) as archive:
-        assert sorted(archive.namelist()) == [DESCRIPTION_MEMBER, "networks/member0.keras",
-                                              "networks/member1.keras"]
+        assert sorted(archive.namelist()) == sorted([
+            DESCRIPTION_MEMBER, "networks/member0.keras", "networks/member1.keras", *graphs])
         description = json.loads(archive.read(DESCRIPTION_MEMBER))
-    assert description["format_version"] == 2
+    assert description["format_version"] == (3 if onnx else 2)
     assert [step["class"] for step in description["steps"]] == ["PixelTransformer",
                                                                "VotingClassifier"]
     assert [member["name"] for member in description["steps"][-1]["members"]] == ["member0",
@@ -167,8 +169,8 @@ def _with_classes(member, classes):
      "ensemble member 'seed1': step 1 must be a FERClassifier"),
     (_edit_members(lambda m: [m[0], {**m[1], "params": {**m[1]["params"], "model": "evil"}}]),
      None, "must be null"),
-    (lambda d: {**d, "format_version": 3}, None, "format version 3; this fer-estimator reads "
-                                                 "versions 1 to 2"),
+    (lambda d: {**d, "format_version": 4}, None, "format version 4; this fer-estimator reads "
+                                                 "versions 1 to 3"),
 ])
 def test_a_tampered_ensemble_is_refused(saved, tmp_path, edit_description, edit_members,
                                         message, rewrite_archive):
@@ -205,8 +207,8 @@ def test_a_member_network_of_another_shape_or_with_a_lambda_layer_is_refused(sav
         load(tampered)
 
 
-def test_a_single_model_is_still_written_as_version_1(members, tmp_path, X_test):
-    path = save(members[0], tmp_path / "single.fer.zip")
+def test_a_single_model_without_onnx_is_still_written_as_version_1(members, tmp_path, X_test):
+    path = save(members[0], tmp_path / "single.fer.zip", onnx=False)
     with zipfile.ZipFile(path) as archive:
         assert sorted(archive.namelist()) == [DESCRIPTION_MEMBER, NETWORK_MEMBER]
         assert json.loads(archive.read(DESCRIPTION_MEMBER))["format_version"] == 1

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from fer_estimator import make_fer_pipeline
+from fer_estimator._redact import redact_urls
 from fer_estimator.cli import search_main as main
 from fer_estimator.search import FERSearchCV
-from fer_estimator.search.storage import describe_storage, redact_urls
+from fer_estimator.search.storage import describe_storage
 from fer_estimator.search.study import CONTEXT_ATTR, StudyMismatchError
 from fer_estimator.synthetic import make_synthetic_faces
 

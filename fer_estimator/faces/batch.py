@@ -10,19 +10,31 @@ inputs' own folder).
 import os
 import sys
 from collections import Counter
+from contextlib import nullcontext
+from functools import partial
+from numbers import Integral
 from pathlib import Path
 
 import cv2
 from tqdm import tqdm
 
 from .._output_paths import printable
+from .._validation import Interval, check_params
 from ..persistence import dump_json, write_atomically
-from .media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video_path, write_image
+from .media import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    encode_image,
+    is_video_path,
+    write_encoded_image,
+)
 from .results import FaceResults
 
 # What one input can fail with, short of a bug: a missing or unreadable file, a refused
 # (too large, truncated, undecodable) image, OpenCV failing on its content, memory.
 INPUT_ERRORS = (OSError, ValueError, TypeError, cv2.error, MemoryError)
+# The format of the annotated copies of video frames.
+FRAME_SUFFIX = ".jpg"
 
 
 def expand_inputs(inputs, log=None):
@@ -77,12 +89,12 @@ class AnnotatedNames:
         relative = self._relative(source)
         suffix = relative.suffix.lower()
         if frame is None:
-            name = relative.name if suffix in IMAGE_SUFFIXES else f"{relative.stem}.jpg"
+            name = relative.name if suffix in IMAGE_SUFFIXES else relative.stem + FRAME_SUFFIX
         else:
             stem = relative.stem
             if relative.with_suffix("") in self._shared_stems:
                 stem = f"{stem}_{suffix.lstrip('.')}"
-            name = f"{stem}_frame{frame:06d}.jpg"
+            name = f"{stem}_frame{frame:06d}{FRAME_SUFFIX}"
         candidate = self.out_dir / relative.parent / name
         unique, number = candidate, 1
         while unique.resolve() in self._used:
@@ -92,8 +104,8 @@ class AnnotatedNames:
         return unique
 
 
-def predict_batch(pipeline, sources, iter_source, *, out=None, json_path=None, csv_path=None,
-                  log=None, show=tqdm.write):
+def predict_batch(pipeline, sources, iter_source=None, *, frame_stride=1, client=None, out=None,
+                  json_path=None, csv_path=None, log=None, show=tqdm.write):
     """Predict every source, skip and report the failing ones, and save what succeeded.
 
     Parameters
@@ -101,13 +113,24 @@ def predict_batch(pipeline, sources, iter_source, *, out=None, json_path=None, c
     pipeline : FacePipeline
     sources : list of Path or str
         Files, or names that ``iter_source`` understands (the demo photo).
-    iter_source : callable
-        ``iter_source(source)`` yields ``(ImageFaces, bgr)`` for each image or frame.
+    iter_source : callable, optional
+        ``iter_source(source)`` yields ``(ImageFaces, bgr)`` for each image or frame; default:
+        ``pipeline.iter_predict(source, frame_stride=frame_stride, return_images=True)``.
+    frame_stride : int, default=1
+        Use every ``frame_stride``-th frame of a video, when ``iter_source`` is not given.
+    client : distributed.Client, optional
+        Read and predict the sources on this Dask cluster's workers, one task per file (a
+        video's frames stay on one worker), each worker process loading the pipeline once
+        (:class:`fer_estimator.faces.distributed.PipelineOnWorkers`). The paths must name the same
+        files on the workers (a shared filesystem); the results, JSON, CSV and annotated copies
+        are those of a local run, written here. Summaries and skipped inputs are reported as
+        the files finish; an input whose workers keep dying is skipped, with that reason.
     out : Path, optional
         A folder for annotated copies; or a file name (with an image suffix) when there is a
         single still image, other than that image.
     json_path, csv_path : Path, optional
-        Where the results of all good inputs go; written even when the run stops early.
+        Where the results of all good inputs go, in the order of ``sources``; written even when
+        the run stops early.
     log : callable, optional
         ``log(message)`` for skipped inputs; default: stderr with a ``fer-estimator:`` prefix.
     show : callable
@@ -122,31 +145,157 @@ def predict_batch(pipeline, sources, iter_source, *, out=None, json_path=None, c
     ------
     ValueError
         Before any input is read: ``out`` names an image file but there are several inputs or
-        a video, or ``out`` is the single input itself (nothing is overwritten).
+        a video, or ``out`` is the single input itself (nothing is overwritten); both
+        ``client`` and ``iter_source`` are given (``iter_source`` would run here); a worker of
+        ``client`` cannot load the pipeline.
     """
-    log = log or log_to_stderr
-    single_out = out_is_a_file(out, sources)
-    names = None if out is None or single_out else AnnotatedNames(out, sources)
-    if names is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    results, skipped = [], 0
+    if client is not None and iter_source is not None:
+        raise ValueError("iter_source runs on this machine: with client=, the workers read "
+                         "each source with pipeline.iter_predict; leave iter_source out")
+    if iter_source is None:
+        check_params({"frame_stride": [Interval(Integral, 1, None, closed="left")]},
+                     {"frame_stride": frame_stride}, "predict_batch")
+    outputs = _BatchOutputs(sources, out, log or log_to_stderr, show)
+    # Entered before the run: a worker that cannot load the pipeline stops it with no output.
+    with _on_workers(client, pipeline) as workers:
+        try:
+            if workers is None:
+                iter_source = iter_source or partial(_predict_frames, pipeline,
+                                                     frame_stride=frame_stride)
+                for index, source in enumerate(_progress(sources, len(sources))):
+                    outputs.add(index, _annotated(pipeline, iter_source, source,
+                                                  outputs.suffix(index)))
+            else:
+                tasks = workers.map(_predict_file, [(source, outputs.suffix(index)) for
+                                                    index, source in enumerate(sources)],
+                                    frame_stride)
+                for index, outcome, lost in _progress(tasks, len(sources)):
+                    frames, reason = ([], lost) if lost is not None else outcome
+                    outputs.add(index, frames)
+                    if reason is not None:
+                        outputs.skip(index, reason)
+        finally:
+            # Whatever stopped the run, the good inputs' results are saved.
+            save_results(outputs.results(pipeline.class_names()), json_path, csv_path)
+    return outputs.skipped
+
+
+def _on_workers(client, pipeline):
+    """A :class:`~fer_estimator.faces.distributed.PipelineOnWorkers` block on ``client``, or,
+    without one, a block giving None."""
+    if client is None:
+        return nullcontext()
+    from .distributed import PipelineOnWorkers  # Dask: only for a run on a cluster
+
+    return PipelineOnWorkers(client, pipeline)
+
+
+def _predict_file(pipeline, source_and_suffix, frame_stride):
+    """On a Dask worker: the results of one input and their annotated copies, encoded.
+
+    Parameters
+    ----------
+    pipeline : FacePipeline
+    source_and_suffix : tuple
+        The input, and the suffix (``".jpg"``...) of its annotated copies, or None for none.
+    frame_stride : int
+
+    Returns
+    -------
+    frames : list of (ImageFaces, bytes or None)
+        The input's images or frames done, with their annotated copies.
+    reason : str or None
+        Why the input failed (after ``frames``, when a video fails midway), as a local run
+        reports it.
+    """
+    source, suffix = source_and_suffix
+    frames = []
     try:
-        for source in tqdm(sources, desc="predict", unit="file",
-                           disable=len(sources) < 2 or None):
-            try:
-                for faces, bgr in iter_source(source):
-                    results.append(faces)
-                    show(summary(faces))
-                    if out is not None:
-                        target = out if single_out else names.target(source, faces.frame)
-                        write_image(target, pipeline.annotate(bgr, faces))
-            except INPUT_ERRORS as error:
-                log(f"skipped {_reason(source, error)}")
-                skipped += 1
-    finally:
-        # Whatever stopped the run, the good inputs' results are saved.
-        save_results(FaceResults(results, pipeline.class_names()), json_path, csv_path)
-    return skipped
+        frames.extend(_annotated(pipeline, partial(_predict_frames, pipeline,
+                                                   frame_stride=frame_stride), source, suffix))
+    except INPUT_ERRORS as error:
+        return frames, _reason(source, error)
+    return frames, None
+
+
+def _predict_frames(pipeline, source, frame_stride):
+    return pipeline.iter_predict(source, frame_stride=frame_stride, return_images=True)
+
+
+def _annotated(pipeline, iter_source, source, suffix):
+    """``(ImageFaces, annotated copy encoded in suffix's format)`` for each ``(ImageFaces,
+    bgr)`` that ``iter_source(source)`` gives; no copy (None) when ``suffix`` is None.
+
+    A generator: ``iter_source`` is called, and fails, where it is iterated."""
+    for faces, bgr in iter_source(source):
+        yield faces, None if suffix is None else encode_image(pipeline.annotate(bgr, faces),
+                                                              suffix)
+
+
+def _progress(iterable, total):
+    return tqdm(iterable, total=total, desc="predict", unit="file", disable=total < 2 or None)
+
+
+class _BatchOutputs:
+    """What a batch run keeps on this machine: each input's results (in the inputs' order,
+    whatever order they finish in), their summaries, annotated copies and skip reports.
+
+    The annotated copies of still images get their names when the run starts, in the inputs'
+    order: which input finishes first on a cluster never changes a name.
+    """
+
+    def __init__(self, sources, out, log, show):
+        self.sources, self.log, self.show = sources, log, show
+        self.skipped = 0
+        self._out_file = out if out_is_a_file(out, sources) else None
+        self._names = None if out is None or self._out_file else AnnotatedNames(out, sources)
+        self._still_targets = {}
+        if self._names is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            self._still_targets = {index: self._names.target(source)
+                                   for index, source in enumerate(sources)
+                                   if not is_video_path(source)}
+        self._out = out
+        self._frames = [[] for _ in sources]
+
+    def suffix(self, index):
+        """The format (``".jpg"``...) of the annotated copies of ``sources[index]``, or None
+        when none is made."""
+        if self._out is None:
+            return None
+        if self._out_file is not None:
+            return self._out_file.suffix
+        still = self._still_targets.get(index)
+        return FRAME_SUFFIX if still is None else still.suffix
+
+    def add(self, index, frames):
+        """Keep, show and save ``(ImageFaces, encoded annotated copy or None)`` for each image
+        or frame of input ``index``; an input error on the way skips the input, after what it
+        gave."""
+        try:
+            for faces, encoded in frames:
+                self._frames[index].append(faces)
+                self.show(summary(faces))
+                if encoded is not None:
+                    write_encoded_image(self._target(index, faces.frame), encoded)
+        except INPUT_ERRORS as error:
+            self.skip(index, error)
+
+    def skip(self, index, reason):
+        """Report input ``index`` as skipped, for ``reason`` (a message or an exception)."""
+        self.log(f"skipped {_reason(self.sources[index], reason)}")
+        self.skipped += 1
+
+    def results(self, classes):
+        """The results of every input, in the inputs' order."""
+        return FaceResults([faces for frames in self._frames for faces in frames], classes)
+
+    def _target(self, index, frame):
+        if self._out_file is not None:
+            return self._out_file
+        if frame is None and index in self._still_targets:
+            return self._still_targets[index]
+        return self._names.target(self.sources[index], frame)
 
 
 def out_is_a_file(out, sources):
@@ -185,9 +334,7 @@ def save_results(results, json_path=None, csv_path=None):
     if json_path is not None:
         dump_json(results.to_dict(), json_path)
     if csv_path is not None:
-        frame = results.to_frame()
-        write_atomically(csv_path, lambda temp: frame.to_csv(temp, index=False,
-                                                             errors="surrogateescape"))
+        write_atomically(csv_path, results.to_csv)
 
 
 def summary(faces):

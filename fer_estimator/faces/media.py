@@ -247,10 +247,26 @@ def write_image(path, image):
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ValueError(
             f"{path}: an image file name must end in one of {sorted(IMAGE_SUFFIXES)}")
-    ok, encoded = cv2.imencode(path.suffix, image)
+    try:
+        encoded = encode_image(image, path.suffix)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    write_encoded_image(path, encoded)
+
+
+def encode_image(image, suffix):
+    """The bytes of ``image`` (BGR) in the format of ``suffix`` (``".jpg"``, ``".png"``...),
+    as :func:`write_image` writes them: an annotated copy made on a Dask worker is encoded
+    there and written by the client, the same bytes as a local run's."""
+    ok, encoded = cv2.imencode(suffix, image)
     if not ok:
-        raise ValueError(f"{path}: OpenCV could not encode the image")
-    write_atomically(path, lambda temp: Path(temp).write_bytes(encoded.tobytes()))
+        raise ValueError(f"OpenCV could not encode the image as {suffix}")
+    return encoded.tobytes()
+
+
+def write_encoded_image(path, encoded):
+    """Write ``encoded`` (bytes from :func:`encode_image`) to ``path``, atomically."""
+    write_atomically(path, lambda temp: Path(temp).write_bytes(encoded))
 
 
 def iter_images(X, rgb=False, frame_stride=1, max_pixels=DEFAULT_MAX_PIXELS):

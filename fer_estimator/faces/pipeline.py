@@ -12,9 +12,10 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from .._paths import DEFAULT_MODEL_PATH
-from .._validation import HasMethods, Interval, check_params
+from .._validation import HasMethods, Interval, StrOptions, check_params
 from ..data import IMAGE_SIZE
 from ..labels import class_names
+from ..runtime import RUNTIMES, load_predictor
 from .annotate import draw_faces
 from .crops import crop_faces
 from .detectors import DEFAULT_DETECTOR, HaarDetector, YuNetDetector, make_detector
@@ -24,7 +25,7 @@ from .results import Face, FaceResults, ImageFaces
 # Parameters that are not the detector's; every other one is passed to the detector class
 # that takes it.
 _OWN_PARAMS = ("estimator", "detector", "box_margin", "square_boxes", "batch_images", "trust",
-               "max_pixels")
+               "max_pixels", "runtime")
 # Images held in memory at once, decoded, by batch_images: 256 full-HD frames are 1.6 GB.
 MAX_BATCH_IMAGES = 256
 
@@ -85,6 +86,12 @@ class FacePipeline(BaseEstimator):
     max_pixels : int or None, default=89_478_485
         Image and video files with more pixels per image are refused before decoding (as
         Pillow's decompression-bomb guard); None: no limit.
+    runtime : {"auto", "onnx", "onnx-int8", "keras"}, default="auto"
+        How a model given as a file runs (:func:`fer_estimator.load_predictor`): ``"onnx"``,
+        its ONNX networks in onnxruntime, without Keras or TensorFlow; ``"onnx-int8"``, their
+        int8 copies (faster, close but not equal); ``"keras"``, its Keras
+        networks (the full install); ``"auto"``, ONNX when the file holds ONNX networks and
+        onnxruntime is installed. Ignored for a fitted ``estimator``.
 
     Parameters are checked when the work starts (:meth:`predict`, :meth:`warm_up`...), against
     ``_parameter_constraints``, with scikit-learn's messages.
@@ -106,12 +113,13 @@ class FacePipeline(BaseEstimator):
         "batch_images": [Interval(Integral, 1, MAX_BATCH_IMAGES, closed="both")],
         "trust": ["boolean"],
         "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
+        "runtime": [StrOptions(set(RUNTIMES))],
     }
 
     def __init__(self, estimator=None, detector=DEFAULT_DETECTOR, *, yunet_model=None,
                  scale_factor=1.1, min_neighbors=5, min_face_size=48, min_face_fraction=0.05,
                  score_threshold=0.6, box_margin=0.0, square_boxes=True, batch_images=1,
-                 trust=False, max_pixels=DEFAULT_MAX_PIXELS):
+                 trust=False, max_pixels=DEFAULT_MAX_PIXELS, runtime="auto"):
         self.estimator = estimator
         self.detector = detector
         self.yunet_model = yunet_model
@@ -125,6 +133,7 @@ class FacePipeline(BaseEstimator):
         self.batch_images = batch_images
         self.trust = trust
         self.max_pixels = max_pixels
+        self.runtime = runtime
 
     def predict(self, X, *, rgb=False, frame_stride=1):
         """Find the faces and their emotions in every image of ``X``.
@@ -290,15 +299,14 @@ class FacePipeline(BaseEstimator):
         return estimator
 
     def _load_estimator(self, path):
+        key = (path, self.trust, self.runtime)
         cached = getattr(self, "_cached_estimator", None)
-        if cached is not None and cached[:2] == (path, self.trust):
-            return cached[2]
+        if cached is not None and cached[0] == key:
+            return cached[1]
         if path == DEFAULT_MODEL_PATH and not path.is_file():
             raise FileNotFoundError(f"the shipped model {path} is missing: pass estimator=")
-        from ..safe_format import load  # Keras: only for a model given as a file
-
-        estimator = load(path, trust=self.trust)
-        self._cached_estimator = (path, self.trust, estimator)
+        estimator = load_predictor(path, runtime=self.runtime, trust=self.trust)
+        self._cached_estimator = (key, estimator)
         return estimator
 
     def __getstate__(self):

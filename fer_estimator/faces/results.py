@@ -1,11 +1,15 @@
-"""What a FacePipeline finds: faces per image, as objects, a pandas DataFrame or JSON."""
+"""What a FacePipeline finds: faces per image, as objects, JSON, CSV or a pandas DataFrame.
 
+Only :meth:`FaceResults.to_frame` needs pandas, which the inference install leaves out.
+"""
+
+import csv
 import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import pandas as pd
+from .._extras import requires_install
 
 BOX_COLUMNS = ("x", "y", "w", "h")
 
@@ -96,16 +100,49 @@ class FaceResults(Sequence):
         faces = sum(len(image) for image in self.images)
         return f"FaceResults({len(self.images)} images, {faces} faces)"
 
-    def to_frame(self):
-        """One row per face: image, frame, face (index in its image), box, score, label and
-        one probability column per class."""
-        columns = ["image", "frame", "face", *BOX_COLUMNS, "score", "label", *self.classes]
-        rows = [
+    def _columns(self):
+        """The names of :meth:`_rows`' columns."""
+        return ["image", "frame", "face", *BOX_COLUMNS, "score", "label", *self.classes]
+
+    def _rows(self):
+        """One list per face: image, frame, face (index in its image), box, score, label and
+        one probability per class."""
+        return [
             [image.image, image.frame, number, *face.box, face.score, face.label,
              *(face.probabilities[name] for name in self.classes)]
             for image in self.images for number, face in enumerate(image.faces)
         ]
-        frame = pd.DataFrame(rows, columns=columns)
+
+    def to_csv(self, path):
+        """Write one row per face, the columns of :meth:`to_frame`, as a UTF-8 CSV file.
+
+        Needs no pandas, and writes what ``to_frame().to_csv(path, index=False)`` writes: a
+        still image's frame and a NaN score are empty fields. A file name that is not valid
+        UTF-8 (held as lone surrogates) is written as its own bytes.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as file:
+            writer = csv.writer(file, lineterminator="\n")
+            writer.writerow(self._columns())
+            writer.writerows([_csv_field(value) for value in row] for row in self._rows())
+
+    def to_frame(self):
+        """One row per face: image, frame, face (index in its image), box, score, label and
+        one probability column per class.
+
+        Raises
+        ------
+        MissingInstallError
+            pandas is not installed (the inference install leaves it out).
+        """
+        with requires_install("FaceResults.to_frame", needs="pandas",
+                              command="pip install pandas", modules={"pandas"}):
+            import pandas as pd
+
+        frame = pd.DataFrame(self._rows(), columns=self._columns())
         # Nullable ints: still images have no frame index, and boxes must not turn into floats.
         return frame.astype({"frame": "Int64", "face": "int64",
                              **dict.fromkeys(BOX_COLUMNS, "int64"), "score": "float64",
@@ -119,3 +156,9 @@ class FaceResults(Sequence):
     def to_json(self, indent=None):
         """The results as a JSON string (see :meth:`to_dict`)."""
         return json.dumps(self.to_dict(), indent=indent)
+
+
+def _csv_field(value):
+    """``value`` as pandas writes it in a CSV: a missing value (None, NaN) as an empty field."""
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return "" if missing else value

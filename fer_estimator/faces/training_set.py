@@ -6,7 +6,10 @@ import dataclasses
 import os
 from pathlib import Path
 
-import pandas as pd
+from .._extras import requires_install
+
+with requires_install("cut_faces"):
+    import pandas as pd
 
 from ..folders import _scan, shown
 from ..persistence import write_atomically

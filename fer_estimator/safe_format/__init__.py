@@ -10,7 +10,11 @@ A ``.fer.zip`` file is a zip archive of a description and Keras networks:
   ``keras.saving.load_model(..., safe_mode=True)`` (which refuses lambda layers and any other
   serialised code): ``network.keras`` for a single model (format version 1), or one
   ``networks/<member name>.keras`` for each member of a
-  :func:`~fer_estimator.soft_voting_ensemble` (format version 2).
+  :func:`~fer_estimator.soft_voting_ensemble` (format version 2);
+- from format version 3 on, each network also as an ONNX graph beside it (``network.onnx``,
+  ``networks/<member name>.onnx``: the same network without its augmentation layers), which
+  :func:`fer_estimator.load_predictor` runs in onnxruntime without Keras. Files of versions 1
+  and 2 still load; ``fer-estimator export OLD.fer.zip NEW.fer.zip`` adds the ONNX networks.
 
 Nothing in it is unpickled, so a file from anyone can be loaded: at worst it fails to load or
 predicts badly. Every part is bounded before it is read or built (:mod:`.limits`), every value
@@ -20,33 +24,37 @@ of its own or draw anything at random: each classifier is set up around its save
 load through :func:`load` with ``trust=True``, or without it when they are files the package
 ships (see :mod:`fer_estimator.manifest`), checked and unpickled from one read of the file.
 
-One job per module: :mod:`.archive` (zip members within bounds), :mod:`.limits` (the bounds),
-:mod:`.description` (the JSON layout), :mod:`.networks` (Keras: bounded configs, float32
-copies, shapes), :mod:`.steps` (the step registry and its hooks), :mod:`.pipelines` and
-:mod:`.ensembles` (rebuilding scikit-learn objects), :mod:`.model_file` (save, and load of
-any file kind).
+One job per module: :mod:`.file_kind` (what a file is, from its first bytes),
+:mod:`.archive` (zip members within bounds), :mod:`.limits` (the bounds), :mod:`.description`
+(the JSON layout), :mod:`.networks` (Keras: bounded configs, float32 copies, shapes),
+:mod:`.onnx_networks` (Keras networks as ONNX graphs), :mod:`.steps` (the step registry and its
+hooks), :mod:`.pipelines` and :mod:`.ensembles` (rebuilding scikit-learn objects),
+:mod:`.model_file` (save, and load of any file kind).
 """
 
-from ..classifier import FERClassifier
-from ..transform import PixelTransformer
+from .._lazy import attach
 from .description import (
-                          DESCRIPTION_MEMBER,
-                          ENSEMBLE_NETWORK_MEMBER,
-                          ENSEMBLE_VERSION,
-                          FORMAT,
-                          FORMAT_VERSION,
-                          NETWORK_MEMBER,
-                          SINGLE_MODEL_VERSION,
-                          SUFFIX,
+    DESCRIPTION_MEMBER,
+    ENSEMBLE_NETWORK_MEMBER,
+    ENSEMBLE_VERSION,
+    FORMAT,
+    FORMAT_VERSION,
+    NETWORK_MEMBER,
+    ONNX_VERSION,
+    SINGLE_MODEL_VERSION,
+    SUFFIX,
 )
 from .errors import SafeFormatError
-from .model_file import load, model_stem, save
-from .steps import STEP_TYPES, register_step
 
-# The step types fer-estimator saves; another is one more call, wherever its class lives.
-register_step(PixelTransformer)
-register_step(FERClassifier, final=True)
+# Saving and loading Keras networks (and the registry holding FERClassifier) load Keras: they
+# import on first use, so that the ONNX runtime reads this package's description and archive
+# modules without it.
+_LAZY_NAMES = {"load": "model_file", "save": "model_file", "model_stem": "model_file",
+               "register_step": "model_file", "STEP_TYPES": "model_file"}
 
 __all__ = ["DESCRIPTION_MEMBER", "ENSEMBLE_NETWORK_MEMBER", "ENSEMBLE_VERSION", "FORMAT",
-           "FORMAT_VERSION", "NETWORK_MEMBER", "SINGLE_MODEL_VERSION", "STEP_TYPES", "SUFFIX",
-           "SafeFormatError", "load", "model_stem", "register_step", "save"]
+           "FORMAT_VERSION", "NETWORK_MEMBER", "ONNX_VERSION", "SINGLE_MODEL_VERSION",
+           "STEP_TYPES", "SUFFIX", "SafeFormatError", "load", "model_stem", "register_step",
+           "save"]
+
+__getattr__, __dir__ = attach(__name__, _LAZY_NAMES)

@@ -12,14 +12,19 @@ from .errors import SafeFormatError, quoted
 
 SUFFIX = ".fer.zip"
 FORMAT = "fer-estimator.safe-model"
-# Version 1 holds a single model; version 2 added ensembles. A single model is still written
-# as version 1, the layout it has always had, so releases that read version 1 only load it.
+# Version 1 holds a single model; version 2 added ensembles; version 3 stores every network
+# (of a single model or an ensemble) twice, as Keras and as ONNX. Without ONNX a model is still
+# written as version 1 or 2, the layout it has always had, so older releases load it.
 SINGLE_MODEL_VERSION = 1
 ENSEMBLE_VERSION = 2
-FORMAT_VERSION = ENSEMBLE_VERSION  # the newest: load reads versions 1 to FORMAT_VERSION
+ONNX_VERSION = 3
+FORMAT_VERSION = ONNX_VERSION  # the newest: load reads versions 1 to FORMAT_VERSION
 DESCRIPTION_MEMBER = "fer_estimator.json"
 NETWORK_MEMBER = "network.keras"
 ENSEMBLE_NETWORK_MEMBER = "networks/{}.keras"
+_KERAS_SUFFIX, _ONNX_SUFFIX, _INT8_SUFFIX = ".keras", ".onnx", ".int8.onnx"
+# A version 3 description saying so holds an int8 copy of each ONNX network too.
+INT8_KEY = "onnx_int8"
 VOTE_CLASS = "VotingClassifier"
 # An ensemble member's name becomes part of an archive member's name: no separators, no
 # leading dot, nothing an unzip tool could read as a path elsewhere.
@@ -44,6 +49,11 @@ def read_description(archive, path):
             isinstance(key, str) and isinstance(value, str) for key, value in versions.items())):
         raise SafeFormatError(f"{path}: 'versions' must map package names to version strings; "
                               f"it is {quoted(versions)}")
+    if description.get(INT8_KEY, False) not in (True, False) or (
+            description.get(INT8_KEY) and version < ONNX_VERSION):
+        raise SafeFormatError(f"{path}: '{INT8_KEY}' must be true or false, and true only from "
+                              f"format version {ONNX_VERSION} on; it is "
+                              f"{quoted(description.get(INT8_KEY), 50)}")
     if not isinstance(description.get("pipeline"), bool):
         raise SafeFormatError(f"{path}: 'pipeline' must be true or false; it is "
                               f"{quoted(description.get('pipeline'))}")
@@ -99,6 +109,29 @@ def network_members(description, path):
     names = [member.get("name") for member in members]
     check_member_names(names, str(path))
     return [ENSEMBLE_NETWORK_MEMBER.format(name) for name in names]
+
+
+def has_onnx(description):
+    """Whether the file stores each network's ONNX graph beside it (format version 3)."""
+    return description["format_version"] >= ONNX_VERSION
+
+
+def has_int8(description):
+    """Whether the file also stores an int8 copy of each network's ONNX graph."""
+    return has_onnx(description) and description.get(INT8_KEY) is True
+
+
+def onnx_member(network_member, int8=False):
+    """The archive member holding the ONNX graph of the Keras network ``network_member``:
+    ``network.onnx`` beside ``network.keras``; ``network.int8.onnx`` for its int8 copy."""
+    return network_member[:-len(_KERAS_SUFFIX)] + (_INT8_SUFFIX if int8 else _ONNX_SUFFIX)
+
+
+def graph_members(description, network_members):
+    """Every ONNX graph member the description says the archive holds beside
+    ``network_members``: none before version 3, then one per network, two with int8 copies."""
+    copies = [False, True][:has_onnx(description) + has_int8(description)]
+    return [onnx_member(member, int8) for int8 in copies for member in network_members]
 
 
 def check_member_names(names, context):

@@ -52,9 +52,10 @@ def _unfrozen(name, step):
     return step.estimator
 
 
-def build_ensemble(description, networks, path):
+def build_ensemble(description, networks, path, rebuild_classifier=None):
     """The ensemble as soft_voting_ensemble builds it, from the member pipelines rebuilt from
-    the shared steps and each member's classifier."""
+    the shared steps and each member's classifier (by ``rebuild_classifier``, when given: see
+    :func:`~.pipelines.build_pipeline`)."""
     *shared, vote = description["steps"]
     names = [member["name"] for member in vote["members"]]  # checked by network_members
     # Each member pipeline ends in a step named as the ensemble's last, which no shared step
@@ -62,7 +63,8 @@ def build_ensemble(description, networks, path):
     # its errors name the member after the file.
     pipelines = [build_pipeline([*shared, {**member, "name": "vote"}],
                                 networks[ENSEMBLE_NETWORK_MEMBER.format(name)],
-                                f"{path}, ensemble member {name!r}", pipeline=True)
+                                f"{path}, ensemble member {name!r}", pipeline=True,
+                                rebuild_classifier=rebuild_classifier)
                  for name, member in zip(names, vote["members"], strict=True)]
     shapes = {name: tuple(pipeline[-1].model_.input_shape[1:])
               for name, pipeline in zip(names, pipelines, strict=True)}

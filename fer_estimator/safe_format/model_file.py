@@ -3,8 +3,6 @@ format, a pickle (joblib) file when trusted or shipped, or a clear error naming 
 is instead."""
 
 import json
-import os
-import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -12,6 +10,7 @@ from pathlib import Path
 from sklearn.pipeline import Pipeline
 
 from .._versions import check_saved_versions, current_versions
+from ..classifier import FERClassifier
 from ..ensemble import is_ensemble
 from ..manifest import load_trusted_joblib
 from ..persistence import write_atomically
@@ -21,31 +20,31 @@ from .description import (
     DESCRIPTION_MEMBER,
     ENSEMBLE_VERSION,
     FORMAT,
+    INT8_KEY,
     NETWORK_MEMBER,
+    ONNX_VERSION,
     SINGLE_MODEL_VERSION,
     SUFFIX,
+    graph_members,
     network_members,
+    onnx_member,
     read_description,
     vote_step,
 )
 from .ensembles import build_ensemble, describe_ensemble
 from .errors import SafeFormatError, quoted
+from .file_kind import PICKLE_MAGICS, ZIP_MAGIC, file_head
 from .networks import float32_copy, load_network
+from .onnx_networks import onnx_bytes
 from .pipelines import build_pipeline, describe_pipeline
+from .quantization import quantize_network
+from .steps import STEP_TYPES, register_step
 
-_ZIP_MAGIC = b"PK\x03\x04"
-# What a file that is not a model usually is, by its first bytes.
-_OTHER_KINDS = (
-    (b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"GIF8", "a GIF image"), (b"%PDF", "a PDF document"), (b"\x1aE\xdf\xa3", "a WebM video"),
-)
-# The first bytes of a pickle (protocol 2 and later) and of joblib's compressed pickles (zlib,
-# gzip, bz2, xz, lz4).
-_PICKLE_MAGICS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05", b"\x78\x01", b"\x78\x5e",
-                  b"\x78\x9c", b"\x78\xda", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00",
-                  b"\x04\x22\x4d\x18")
-_HEAD_BYTES = 16
+# The classifier fer-estimator saves (its transformers register in .steps); another is one more
+# call, wherever its class lives.
+register_step(FERClassifier, final=True)
 
+__all__ = ["STEP_TYPES", "load", "model_stem", "register_step", "save"]
 
 def model_stem(path):
     """A model file's name without its format suffix: ``fer2013-7class`` for
@@ -54,7 +53,7 @@ def model_stem(path):
     return path.name[:-len(SUFFIX)] if path.name.endswith(SUFFIX) else path.stem
 
 
-def save(model, path):
+def save(model, path, *, onnx=True, int8_calibration=None):
     """Save a fitted FER pipeline, FERClassifier or ensemble in the safe ``.fer.zip`` format.
 
     The file is written atomically. This is an inference format: the networks are stored in
@@ -70,18 +69,29 @@ def save(model, path):
 
         - a Pipeline of registered transformer steps (:class:`PixelTransformer`) ending in a
           registered classifier (:class:`FERClassifier`; the 6-class variant of
-          :mod:`fer_estimator.variants` too), or a bare classifier: written as format version
-          1, which every release reads;
+          :mod:`fer_estimator.variants` too), or a bare classifier: its network is
+          ``network.keras`` (format version 1 without ONNX, which every release reads);
         - a pipeline built by :func:`~fer_estimator.soft_voting_ensemble` from such
           pipelines, as it builds it (each step in a ``FrozenEstimator``, a soft
-          ``VotingClassifier`` with default parameters as step ``"vote"``): written as
-          format version 2, each member's network as ``networks/<member name>.keras``, so
+          ``VotingClassifier`` with default parameters as step ``"vote"``): each member's
+          network is ``networks/<member name>.keras`` (format version 2 without ONNX), so
           member names are 1 to 64 letters, digits, ``_``, ``-`` or ``.``, starting with a
           letter or digit.
 
         Every parameter must be a plain JSON value (numbers, strings, lists, dicts).
     path : str or path-like
         Destination, conventionally ending in ``.fer.zip``.
+    onnx : bool, default=True
+        Also store each network as an ONNX graph (format version 3), which
+        :func:`fer_estimator.load_predictor` runs in onnxruntime, without Keras. Needs the
+        backend's ONNX exporter (tf2onnx on TensorFlow: ``pip install "fer-estimator[train]"``);
+        False writes format version 1 or 2, which older releases read.
+    int8_calibration : array-like, optional
+        Images as ``model`` takes them (face crops, pixel strings): also store an int8 copy of
+        each ONNX network (``network.int8.onnx``), statically quantized with ranges calibrated
+        on these images after the pipeline's transformers (:mod:`.quantization`), which
+        ``load_predictor(..., runtime="onnx-int8")`` runs. Give a few hundred to a thousand
+        training images, never those the model is scored on. Needs ``onnx=True``.
 
     Returns
     -------
@@ -92,6 +102,10 @@ def save(model, path):
     ------
     SafeFormatError
         The model holds a step, a parameter or a member name the format cannot describe.
+    ImportError
+        ``onnx=True`` without the backend's ONNX exporter.
+    ValueError
+        ``int8_calibration`` without ``onnx``, or images the pipeline cannot take.
     """
     path = Path(path)
     ensemble = is_ensemble(model)
@@ -102,12 +116,29 @@ def save(model, path):
         networks = {NETWORK_MEMBER: network}
     description = {
         "format": FORMAT,
-        "format_version": ENSEMBLE_VERSION if ensemble else SINGLE_MODEL_VERSION,
+        "format_version": (ONNX_VERSION if onnx else ENSEMBLE_VERSION if ensemble
+                           else SINGLE_MODEL_VERSION),
         "pipeline": isinstance(model, Pipeline),
         "steps": steps,
         "versions": current_versions(),
     }
+    if int8_calibration is not None:
+        if not onnx:
+            raise ValueError("int8 copies are of the ONNX networks: int8_calibration needs "
+                             "onnx=True")
+        description[INT8_KEY] = True
     networks = {member: float32_copy(network) for member, network in networks.items()}
+    # Exported (and quantized) before the file is opened: a missing exporter leaves no file.
+    float_graphs = ({member: onnx_bytes(network) for member, network in networks.items()}
+                    if onnx else {})
+    int8_graphs = {}
+    if int8_calibration is not None:
+        images = (model[:-1].transform(int8_calibration) if isinstance(model, Pipeline)
+                  else int8_calibration)
+        int8_graphs = {member: quantize_network(graph, images)
+                       for member, graph in float_graphs.items()}
+    graphs = {**{onnx_member(member): graph for member, graph in float_graphs.items()},
+              **{onnx_member(member, int8=True): graph for member, graph in int8_graphs.items()}}
 
     def write(temp):
         with tempfile.TemporaryDirectory() as folder:
@@ -117,6 +148,8 @@ def save(model, path):
                     keras_file = Path(folder) / f"network{index}.keras"
                     network.save(keras_file)
                     archive.write(keras_file, member)
+                for member, graph in graphs.items():
+                    archive.writestr(member, graph)
     return write_atomically(path, write)
 
 
@@ -126,8 +159,9 @@ def load(path, *, trust=False):
     Parameters
     ----------
     path : str or path-like
-        A ``.fer.zip`` file (never runs code), of format version 1 (one model) or 2 (an
-        ensemble), or a joblib/pickle file.
+        A ``.fer.zip`` file (never runs code), of format version 1 (one model), 2 (an
+        ensemble) or 3 (either, with ONNX graphs, which this Keras path does not read), or a
+        joblib/pickle file.
     trust : bool, default=False
         Allow unpickling a joblib/pickle file, which runs any code it holds. Not needed for
         the ``.fer.zip`` format, nor for the joblib files the package ships (recognised by
@@ -152,9 +186,9 @@ def load(path, *, trust=False):
         limits (:mod:`fer_estimator.safe_format.limits`), or holding values out of range.
     """
     path = Path(path)
-    head = _head(path)
-    if not head.startswith(_ZIP_MAGIC):
-        if trust or head.startswith(_PICKLE_MAGICS):
+    head = file_head(path)
+    if not head.startswith(ZIP_MAGIC):
+        if trust or head.startswith(PICKLE_MAGICS):
             # Read once: the bytes whose SHA-256 is checked are the bytes unpickled.
             return load_trusted_joblib(path, trust)
         raise SafeFormatError(f"{path} is not a model file: it starts with {quoted(head)}, "
@@ -163,7 +197,8 @@ def load(path, *, trust=False):
         with zipfile.ZipFile(path) as archive:
             description = read_description(archive, path)
             members = network_members(description, path)
-            networks = _load_networks(archive, members, path)
+            networks = _load_networks(archive, members, path,
+                                      graph_members(description, members))
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise SafeFormatError(f"{path} is not a readable {SUFFIX} model file: "
                               f"{quoted(str(error))}") from error
@@ -174,36 +209,10 @@ def load(path, *, trust=False):
                           pipeline=description["pipeline"])
 
 
-def _head(path):
-    """The first bytes of the file ``path``, after refusing what is no regular file (a folder,
-    a FIFO, a device: reading those could block or never end) or an empty or image file."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no model file at {path}") from None
-    if stat.S_ISDIR(mode):
-        raise SafeFormatError(f"{path} is a folder, not a model file")
-    if not stat.S_ISREG(mode):
-        raise SafeFormatError(f"{path} is not a regular file (it is {_kind_of(mode)}), so not "
-                              f"a model file")
-    with open(path, "rb") as file:
-        head = file.read(_HEAD_BYTES)
-    if not head:
-        raise SafeFormatError(f"{path} is empty (0 bytes), not a model file")
-    kind = next((kind for magic, kind in _OTHER_KINDS if head.startswith(magic)), None)
-    if kind is not None:
-        raise SafeFormatError(f"{path} is {kind}, not a model file")
-    return head
-
-
-def _kind_of(mode):
-    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-    return next((kind for test, kind in kinds if test(mode)), "not a plain file")
-
-
-def _load_networks(archive, members, path):
-    """The networks in ``members``, by member; refuse an archive holding anything more."""
+def _load_networks(archive, members, path, graphs):
+    """The networks in ``members``, by member; refuse an archive holding anything more than
+    them, the description and their ONNX ``graphs`` (members), which this Keras path leaves
+    unread."""
     infos = [archive.getinfo(member) if member in archive.NameToInfo else None
              for member in members]
     total = sum(info.file_size for info in infos if info is not None)
@@ -211,7 +220,7 @@ def _load_networks(archive, members, path):
         raise SafeFormatError(f"{path}: the networks expand to {total} bytes, more than "
                               f"{limits.MAX_NETWORK_BYTES} (no FER network is that large); "
                               f"refused")
-    refuse_unnamed_members(archive, [DESCRIPTION_MEMBER, *members], path)
+    refuse_unnamed_members(archive, [DESCRIPTION_MEMBER, *members, *graphs], path)
     networks = {}
     with tempfile.TemporaryDirectory() as folder:
         for index, member in enumerate(members):

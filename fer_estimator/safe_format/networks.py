@@ -229,7 +229,7 @@ def _channels(input_shape, axis):
 
 
 @contextlib.contextmanager
-def _python_random_state_kept():
+def python_random_state_kept():
     """Keras draws a seed from Python's global ``random`` for each unseeded initializer it
     builds, weights loaded over them or not: loading a model must not move the caller's
     generator."""
@@ -247,7 +247,7 @@ def load_network(keras_file, where):
     import keras
 
     try:
-        with _python_random_state_kept():
+        with python_random_state_kept():
             return keras.saving.load_model(keras_file, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad or unsafe file
         raise SafeFormatError(f"{where} cannot be loaded safely: {type(error).__name__}: "
@@ -284,23 +284,23 @@ def _shape(network, name):
 
 def float32_copy(network):
     """An uncompiled float32 copy of ``network``: no optimizer state, no bfloat16 compute."""
-    config = _float32_config(network.get_config())
-    with _python_random_state_kept():
+    config = float32_config(network.get_config())
+    with python_random_state_kept():
         copy = network.__class__.from_config(config)
     # Mixed-precision layers keep float32 variables, so the weights carry over as they are.
     copy.set_weights(network.get_weights())
     return copy
 
 
-def _float32_config(config):
+def float32_config(config):
     """A Keras config with every dtype policy (``mixed_bfloat16``...) replaced by float32."""
     if isinstance(config, dict):
         if str(config.get("class_name", "")).endswith("DTypePolicy"):
             return {**config, "class_name": "DTypePolicy",
                     "config": {**config.get("config", {}), "name": "float32"}}
         return {key: ("float32" if key == "dtype" and isinstance(value, str)
-                      and value.startswith("mixed_") else _float32_config(value))
+                      and value.startswith("mixed_") else float32_config(value))
                 for key, value in config.items()}
     if isinstance(config, list):
-        return [_float32_config(item) for item in config]
+        return [float32_config(item) for item in config]
     return config

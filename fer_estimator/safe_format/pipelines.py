@@ -15,12 +15,19 @@ def describe_pipeline(model):
     return described, steps[-1][1].model_
 
 
-def build_pipeline(steps, network, where, pipeline):
+def build_pipeline(steps, network, where, pipeline, rebuild_classifier=None):
     """A Pipeline of the step tables ``steps`` around ``network`` (or its one classifier
-    unless ``pipeline``); ``where`` names the file (and member) in errors."""
+    unless ``pipeline``); ``where`` names the file (and member) in errors.
+
+    ``rebuild_classifier(description, network, where)`` rebuilds the last step instead of its
+    registered class (the ONNX runtime's classifier around an ONNX network, which has the
+    ``input_shape`` and ``output_shape`` of a Keras one)."""
     check_network_shapes(network, where)
-    built = [(step.get("name"), rebuild_step(step, network, f"{where}: step {index}",
-                                             final=index == len(steps) - 1))
+    last = len(steps) - 1
+    built = [(step.get("name"),
+              rebuild_classifier(step, network, f"{where}: step {index}")
+              if index == last and rebuild_classifier is not None
+              else rebuild_step(step, network, f"{where}: step {index}", final=index == last))
              for index, step in enumerate(steps)]
     if not pipeline:
         if len(built) != 1:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from sklearn.exceptions import NotFittedError
 
+from ..transform import PixelTransformer
 from .description import plain
 from .errors import SafeFormatError, quoted, shortened
 
@@ -158,3 +159,8 @@ def _params(params, cls, where):
     # JSON turned tuples into lists: give back the type the default has (dense_units).
     return {key: tuple(value) if isinstance(defaults[key], tuple) and isinstance(value, list)
             else value for key, value in params.items()}
+
+
+# The transformer fer-estimator saves; the classifier registers where Keras loads
+# (:mod:`.model_file`), so that the ONNX runtime rebuilds transformers without Keras.
+register_step(PixelTransformer)

@@ -97,8 +97,8 @@ def run_serve(args):
 
     check_port_free(args.host, args.port)
 
-    app = create_app(load_estimator(args.model, args.trust_model), workers=args.workers,
-                     max_bytes=args.max_bytes, max_pixels=args.max_pixels,
+    app = create_app(load_estimator(args.model, args.trust_model, args.runtime),
+                     workers=args.workers, max_bytes=args.max_bytes, max_pixels=args.max_pixels,
                      **face_pipeline_params(args))
     _warn_if_public(args.host)
     print(f"fer-estimator serve: http://{args.host}:{args.port}/ (API: /docs); Ctrl-C stops",
@@ -159,7 +159,7 @@ def run_live_command(args):
     capture = open_capture(source)  # first: a wrong source fails before the model loads
     frames = hub = stop_web = stats = None
     try:
-        pipeline = make_face_pipeline(load_estimator(args.model, args.trust_model),
+        pipeline = make_face_pipeline(load_estimator(args.model, args.trust_model, args.runtime),
                                       **face_pipeline_params(args))
         outputs = []
         try:
