@@ -323,7 +323,6 @@ def run_cut_faces(args):
     return 0 if kept_all else 1
 
 
-
 PREDICT = Command(
     "predict", help="find the faces in images, folders or videos and predict their emotions",
     description="Find every face in the given images, folders (their images and videos) and "
@@ -351,7 +350,6 @@ CUT_FACES = Command(
                 "--data OUT` then trains on them. Photos with no face, with several faces (see "
                 "--several) and files that are not images are reported on stderr.",
     add_arguments=add_cut_faces_arguments, run=run_cut_faces, epilog=EXIT_STATUS)
-# The subcommands, in the order of `fer-estimator --help`; nothing else registers one.
 EXPORT = Command(
     "export", help="write a saved model as one ONNX graph, or as a .fer.zip with ONNX networks",
     description="Export a saved FER model: OUT.onnx is one ONNX graph computing its "
@@ -359,6 +357,7 @@ EXPORT = Command(
                 "model with ONNX networks beside its Keras ones, which predict, serve and live "
                 "run in onnxruntime without TensorFlow.",
     add_arguments=add_export_arguments, run=run_export, epilog=EXIT_STATUS)
+# The subcommands, in the order of `fer-estimator --help`; nothing else registers one.
 COMMANDS = (PREDICT, TRAIN, EVALUATE, SEARCH, CUT_FACES, EXPORT, SERVE, LIVE)
 
 

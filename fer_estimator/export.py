@@ -106,8 +106,10 @@ def _graph_model(model):
     normalised = _normalisation(pixels)(inputs)
     classifiers = ([member.estimator for member in last.estimators_] if is_ensemble(model)
                    else [last])
-    outputs = [_with_tta(inference_network(classifier.model_), classifier.tta)(normalised)
-               for classifier in classifiers]
+    # Members loaded from one file share their network's name, which one graph cannot.
+    outputs = [_with_tta(inference_network(classifier.model_, name=f"member{index}"),
+                         classifier.tta)(normalised)
+               for index, classifier in enumerate(classifiers)]
     average = keras.layers.Average()(outputs) if len(outputs) > 1 else outputs[0]
     return keras.Model(inputs, average, name="fer_estimator"), [str(c) for c in model.classes_]
 

@@ -20,12 +20,12 @@ import numpy as np
 from _shared import SHARED_FER2013_CSV
 
 from fer_estimator._paths import MODELS_DIR
-from fer_estimator.data import load_fer2013
 from fer_estimator.ensemble import shared_validation_rows
 from fer_estimator.manifest import write_manifest
 from fer_estimator.persistence import load_joblib
 from fer_estimator.runtime import load_onnx
 from fer_estimator.safe_format import SUFFIX, load, save
+from fer_estimator.training import load_labelled
 
 SHIPPED = ("fer2013-7class", "fer2013-6class")
 # Enough for the int8 ranges: 3,000 faces calibrated no better than 1,000 (issue #19's study).
@@ -35,7 +35,7 @@ INT8_CALIBRATION_ROWS = 1000
 def calibration_faces(model, data, rows=INT8_CALIBRATION_ROWS, seed=0):
     """``rows`` FER2013 Training faces of ``data`` outside the validation split of ``model``'s
     network (the images its members were chosen on), drawn at random with ``seed``."""
-    X, y = load_fer2013(data, usage="Training", return_X_y=True)
+    X, y, _ = load_labelled(data, usage="Training", classes=model.classes_)
     training = np.setdiff1d(np.arange(len(y)), shared_validation_rows([model], y))
     return X[np.sort(np.random.default_rng(seed).permutation(training)[:rows])]
 

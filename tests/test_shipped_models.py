@@ -71,3 +71,25 @@ def test_seven_class_models_on_publictest_rows(name, minimum, shared_fer2013_csv
                             return_X_y=True, cache_dir=tmp_path)
     model = load(MODELS_DIR / name)
     assert model.score(X[:1000], np.array(EMOTIONS)[codes[:1000]]) >= minimum
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("name", ["fer2013-7class.fer.zip", "fer2013-6class.fer.zip"])
+def test_the_onnx_runtime_predicts_publictest_as_the_keras_path(name, shared_fer2013_csv,
+                                                               tmp_path):
+    from fer_estimator import load_predictor
+    from fer_estimator.training import load_labelled
+
+    path = MODELS_DIR / name
+    keras_path = load_predictor(path, runtime="keras")
+    X, y, _ = load_labelled(shared_fer2013_csv, usage="PublicTest", classes=keras_path.classes_)
+    expected = keras_path.predict_proba(X)
+    float32 = load_predictor(path, runtime="onnx").predict_proba(X)
+    assert (float32.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 0.999
+    assert np.abs(float32 - expected).max() <= 1e-4
+    # The int8 copies ship only within 0.3 point of the float32 networks' accuracy.
+    int8 = load_predictor(path, runtime="onnx-int8").predict_proba(X)
+    classes = keras_path.classes_
+    accuracy = {kind: (classes[proba.argmax(axis=1)] == y).mean()
+                for kind, proba in (("float32", float32), ("int8", int8))}
+    assert accuracy["int8"] >= accuracy["float32"] - 0.003, accuracy

@@ -23,10 +23,10 @@ AUGMENTATION_PREFIX = "augment_"
 _EXPORTERS = {"tensorflow": "tf2onnx and onnx", "jax": "jax2onnx", "torch": "onnx"}
 
 
-def inference_network(network):
+def inference_network(network, name=None):
     """A copy of ``network`` as it predicts: float32, its augmentation layers replaced by
     identities, frozen (so that a traced call uses the batch normalisation's moving
-    statistics), with the same weights."""
+    statistics), with the same weights; named ``name`` (default: as ``network``)."""
     def clone_layer(layer):
         if layer.name.startswith(AUGMENTATION_PREFIX):
             return keras.layers.Identity(name=layer.name)
@@ -37,6 +37,8 @@ def inference_network(network):
     # Augmentation layers hold no weights: the rest come in the same order.
     copy.set_weights(network.get_weights())
     copy.trainable = False
+    if name is not None:
+        copy = keras.Model(copy.input, copy.output, name=name)
     return copy
 
 
