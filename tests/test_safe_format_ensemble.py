@@ -234,10 +234,12 @@ def test_the_networks_together_are_capped(saved, monkeypatch):
         load(saved)
 
 
-def test_the_shipped_version_1_file_still_loads(X_test, global_rng_untouched):
-    path = MODELS_DIR / "fer2013-7class.fer.zip"
+# Files written by earlier releases (the demo model: format 1) and by this one.
+@pytest.mark.parametrize("name, version", [("demo.fer.zip", 1), ("fer2013-7class.fer.zip", 3)])
+def test_the_shipped_files_of_each_version_load(name, version, X_test, global_rng_untouched):
+    path = MODELS_DIR / name
     with zipfile.ZipFile(path) as archive:
-        assert json.loads(archive.read(DESCRIPTION_MEMBER))["format_version"] == 1
+        assert json.loads(archive.read(DESCRIPTION_MEMBER))["format_version"] == version
     # Its classifier has random_state=0: loading it must not reseed the caller's generators.
     with global_rng_untouched():
         loaded = load(path)
