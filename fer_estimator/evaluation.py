@@ -17,9 +17,10 @@ from ._extras import requires_install
 with requires_install("evaluation"):
     from matplotlib.figure import Figure
 
-from .classifier import SINGLE_CALL_BATCH, mirror_images
+from .classifier import SINGLE_CALL_BATCH
 from .ensemble import member_classifiers
 from .persistence import write_atomically
+from .pixels import mirror_images
 
 # Images per predict call: one direct network call each, and steps for the progress bar.
 _PREDICT_CHUNK = SINGLE_CALL_BATCH

@@ -91,7 +91,7 @@ def _graph_model(model):
     """A Keras model computing ``model.predict_proba`` from grey pixels (the normalisation,
     each network with its test-time augmentation, the average), and the classes."""
     if not isinstance(model, Pipeline):
-        return _with_tta(inference_network(model.model_), model.tta), list(model.classes_)
+        return _with_tta(inference_network(model.model_), model.tta), model.classes_.tolist()
     *transformers, (_, last) = model.steps
     steps = [step.estimator if hasattr(step, "estimator") else step
              for _, step in transformers]  # an ensemble's steps are frozen
@@ -111,7 +111,7 @@ def _graph_model(model):
                          classifier.tta)(normalised)
                for index, classifier in enumerate(classifiers)]
     average = keras.layers.Average()(outputs) if len(outputs) > 1 else outputs[0]
-    return keras.Model(inputs, average, name="fer_estimator"), [str(c) for c in model.classes_]
+    return keras.Model(inputs, average, name="fer_estimator"), model.classes_.tolist()
 
 
 def _normalisation(pixels):

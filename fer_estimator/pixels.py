@@ -1,9 +1,8 @@
 """The pixel math of :class:`~fer_estimator.PixelTransformer`, in NumPy and OpenCV only: FER2013
 pixel strings, flat rows or images of any size and colour -> grey images -> normalised batches.
 
-The estimator (``transform``) and the light ONNX runtime (``runtime``), which never imports
-scikit-learn's estimator machinery, pandas or Keras, share these functions, so both turn the same
-input into the same network input.
+Without pandas or Keras: the estimator (``transform``) and the ONNX runtime (``runtime``) of the
+inference install share these functions with everything that prepares images for a network.
 """
 
 import math

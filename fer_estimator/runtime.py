@@ -9,7 +9,9 @@ rebuilt from the file (the same NumPy and OpenCV code as in training), then an
 joblib files, or ``runtime="keras"`` take the Keras path (:func:`fer_estimator.load`).
 """
 
+import functools
 import importlib.util
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import ClassVar
@@ -38,6 +40,7 @@ from .safe_format.description import (
 )
 from .safe_format.errors import SafeFormatError, quoted
 from .safe_format.file_kind import ZIP_MAGIC, file_head
+from .safe_format.onnx_graphs import check_onnx_graph
 from .safe_format.pipelines import build_pipeline
 
 RUNTIMES = ("auto", "onnx", "onnx-int8", "keras")
@@ -72,7 +75,7 @@ def chosen_runtime(path=None, runtime="auto"):
         with zipfile.ZipFile(path) as archive:
             description = read_description(archive, path)
     except (zipfile.BadZipFile, OSError, EOFError):
-        return "keras"  # which reports what is wrong with the file
+        return "onnx"  # which says what is wrong with the file, and needs no Keras for it
     return "onnx" if has_onnx(description) else "keras"
 
 
@@ -219,9 +222,10 @@ class OnnxNetwork:
     def __init__(self, graph, where, session_class=None):
         self.graph, self.where = graph, where
         session_class = session_class or _inference_session_class()
+        check_onnx_graph(graph, where)
         try:
-            # From bytes, with no folder: a graph cannot point the runtime at files beside it.
-            self.session = session_class(graph, providers=["CPUExecutionProvider"])
+            self.session = session_class(graph, sess_options=_session_options(),
+                                         providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own types for a bad graph
             raise SafeFormatError(f"{where} is not a loadable ONNX graph: "
                                   f"{type(error).__name__}: {quoted(str(error), 500)}") from error
@@ -246,6 +250,35 @@ class OnnxNetwork:
         return np.concatenate([
             self.session.run(None, {self.input_name: images[start:start + _ROWS_PER_CALL]})[0]
             for start in range(0, max(len(images), 1), _ROWS_PER_CALL)])
+
+
+def set_session_threads(threads):
+    """Make the networks this process loads from now on run each call on ``threads`` threads
+    (0, the default: onnxruntime's, one per core). A Dask worker process sets its own thread
+    count, so that several processes on one machine do not each take every core."""
+    global _session_threads
+    _session_threads = threads
+
+
+_session_threads = 0
+
+
+def _session_options():
+    """onnxruntime's options for a checked graph: besides the check, external data (which the
+    check refuses) would be looked for in an empty folder, never the working directory."""
+    from onnxruntime import SessionOptions
+
+    options = SessionOptions()
+    options.intra_op_num_threads = _session_threads
+    options.add_session_config_entry("session.model_external_initializers_file_folder_path",
+                                     _empty_folder().name)
+    return options
+
+
+@functools.cache
+def _empty_folder():
+    """An empty folder, removed at exit: where onnxruntime may look for files a graph names."""
+    return tempfile.TemporaryDirectory(prefix="fer-estimator-no-files-")
 
 
 def _shape(dimensions):

@@ -281,7 +281,7 @@ def train_and_save(out, data=None, *, n_classes=None, normalization="scale", cnn
         "train_seconds": round(train_seconds, 1),
         "versions": current_versions(),
     }
-    save_model(pipeline, out)
+    save_model(pipeline, out, log=log)
     dump_json(report, report_path(out))
     log(f"saved {out} and {report_path(out).name}")
     return report
@@ -292,8 +292,19 @@ def report_path(out):
     return Path(out).with_name(f"{model_stem(out)}.json")
 
 
-def save_model(model, out):
-    """Save a fitted model in the safe format when ``out`` ends in ``.fer.zip``, else joblib."""
-    if Path(out).name.endswith(SUFFIX):
+def save_model(model, out, log=print):
+    """Save a fitted model in the safe format when ``out`` ends in ``.fer.zip``, else joblib.
+
+    A model whose networks cannot be exported to ONNX (no exporter installed, a layer the
+    exporter does not know) is saved without them rather than lost after its training, and
+    ``log`` says how to add them later."""
+    if not Path(out).name.endswith(SUFFIX):
+        return dump_joblib(model, out)
+    try:
         return save(model, out)
-    return dump_joblib(model, out)
+    except Exception as error:  # the exporters raise many types; any other fault recurs below
+        saved = save(model, out, onnx=False)
+        log(f"warning: saved {out} without ONNX networks, which the export refused "
+            f"({type(error).__name__}: {str(error)[:300]}); add them with `fer-estimator "
+            f"export {out} NEW{SUFFIX}`")
+        return saved

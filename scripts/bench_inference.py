@@ -62,6 +62,7 @@ from fer_estimator._paths import DEFAULT_MODEL_PATH, MODELS_DIR
 from fer_estimator.pixels import grey_images
 from fer_estimator.runtime import OnnxNetwork, chosen_runtime, onnxruntime_installed
 from fer_estimator.safe_format.description import has_int8, read_description
+from fer_estimator.safe_format.model_file import model_stem
 
 DEFAULT_ENSEMBLE_PATH = MODELS_DIR / "fer2013-7class-ensemble.fer.zip"
 RUNTIMES = ("onnx", "keras")
@@ -143,7 +144,7 @@ def standalone_graph(path, work_dir):
     """The one ONNX graph of the model file ``path`` (``work_dir/<name>.onnx``, exported when
     missing or older than ``path``), or None (said) when the exporter refuses the model."""
     path = Path(path)
-    graph = Path(work_dir) / (path.name.removesuffix(".fer.zip") + ".onnx")
+    graph = Path(work_dir) / f"{model_stem(path)}.onnx"
     if _is_stale(graph, path):
         print(f"exporting {path} as one ONNX graph to {graph}", flush=True)
         try:

@@ -244,3 +244,25 @@ def test_a_wrong_address_stops_before_the_model_loads(address, options, message,
 
 def _never_called(*args, **kwargs):
     raise AssertionError("the model was loaded")
+
+
+def test_a_worker_that_could_not_load_the_model_stops_the_run(monkeypatch):
+    from types import SimpleNamespace
+
+    from fer_estimator.faces import distributed
+
+    class Broken:
+        def warm_up(self):
+            raise FileNotFoundError("no model file at /models/x.fer.zip")
+
+    plugin = distributed._PipelinePlugin(Broken())
+    worker = SimpleNamespace(address="tcp://10.0.0.9:4000", plugins={plugin.name: plugin},
+                             state=SimpleNamespace(nthreads=1))
+    monkeypatch.setattr(distributed, "set_session_threads", lambda threads: None)
+    with pytest.raises(FileNotFoundError):
+        plugin.setup(worker)
+    # Dask keeps the plugin of a worker that joined later: its tasks must not run.
+    monkeypatch.setattr(distributed, "get_worker", lambda: worker)
+    with pytest.raises(OSError, match=r"tcp://10\.0\.0\.9:4000 could not load the model: "
+                                      r"FileNotFoundError: no model file"):
+        distributed._run_task(plugin.name, lambda pipeline, item: "ran", "photo.jpg")

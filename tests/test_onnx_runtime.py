@@ -131,7 +131,7 @@ def test_onnx_runtime_refuses_a_pickle_and_an_unknown_runtime(tmp_path, saved):
 def test_a_tampered_onnx_member_is_refused_naming_it(saved, tmp_path, rewrite_archive):
     broken = rewrite_archive(saved, tmp_path / "broken.fer.zip",
                              members=lambda files: {**files, "network.onnx": b"not a graph"})
-    with pytest.raises(SafeFormatError, match=r"network\.onnx is not a loadable ONNX graph"):
+    with pytest.raises(SafeFormatError, match=r"network\.onnx is not an ONNX graph"):
         load_predictor(broken, runtime="onnx")
     extra = rewrite_archive(saved, tmp_path / "extra.fer.zip",
                             members=lambda files: {**files, "notes.txt": b"hi"})
@@ -165,7 +165,9 @@ def test_predicting_with_onnx_never_imports_keras(saved):
         model = load_predictor({str(saved)!r})
         print(model.predict(np.zeros((2, 48, 48), dtype=np.uint8)))
         FacePipeline({str(saved)!r}).warm_up()
-        heavy = [name for name in ("keras", "tensorflow", "scikeras") if name in sys.modules]
+        # (pandas is left out: scikit-learn imports it whenever it is installed.)
+        heavy = [name for name in ("keras", "tensorflow", "scikeras", "optuna", "sqlalchemy",
+                                   "matplotlib", "h5py", "tf2onnx", "onnx") if name in sys.modules]
         assert not heavy, heavy
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
@@ -291,3 +293,85 @@ def test_an_old_file_on_the_inference_install_says_what_to_install_or_do(saved_w
     with pytest.raises(MissingInstallError, match=r"holds no ONNX networks .* training install: "
                                                   r"pip install .*fer-estimator export"):
         load_predictor(saved_without_onnx)
+
+
+def _graph_with(node, initializers=()):
+    """A one-node ONNX model taking and giving (None, 7) floats."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [node], "attack", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 7])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 7])], list(initializers))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]).SerializeToString()
+
+
+def _external_weight_graph():
+    from onnx import TensorProto, helper
+
+    weight = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[7],
+                         data_location=TensorProto.EXTERNAL)
+    weight.external_data.add(key="location", value="secret.bin")
+    return _graph_with(helper.make_node("Add", ["x", "w"], ["y"]), [weight])
+
+
+def _operator_graph(op_type, domain=""):
+    from onnx import helper
+
+    return _graph_with(helper.make_node(op_type, ["x"], ["y"], domain=domain))
+
+
+def _subgraph_graph():
+    from onnx import TensorProto, helper
+
+    branch = helper.make_graph([helper.make_node("Identity", ["x"], ["z"])], "branch", [],
+                               [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)])
+    return _graph_with(helper.make_node("Identity", ["x"], ["y"], body=branch))
+
+
+@pytest.mark.parametrize("graph, message", [
+    (_external_weight_graph, "keeps a tensor outside the graph"),
+    (lambda: _operator_graph("ConstantOfShape"), "operator 'ConstantOfShape'"),
+    (lambda: _operator_graph("Relu", domain="com.evil"), "domain 'com.evil'"),
+    (_subgraph_graph, "holding a subgraph"),
+])
+def test_a_graph_that_could_read_files_or_allocate_without_bound_is_refused(
+        saved, tmp_path, rewrite_archive, graph, message, monkeypatch):
+    (tmp_path / "secret.bin").write_bytes(bytes(range(28)))
+    monkeypatch.chdir(tmp_path)  # where onnxruntime would look for the external file
+    content = graph()
+    attack = rewrite_archive(saved, tmp_path / "attack.fer.zip",
+                             members=lambda files: {**files, "network.onnx": content})
+    with pytest.raises(SafeFormatError, match=message):
+        load_predictor(attack, runtime="onnx")
+
+
+def test_a_model_whose_export_fails_is_still_saved_without_onnx(members, tmp_path, X_test,
+                                                                monkeypatch):
+    from fer_estimator.training import save_model
+
+    def refuse(network):
+        raise RuntimeError("tf2onnx: no handler for this layer")
+
+    monkeypatch.setattr("fer_estimator.safe_format.model_file.onnx_bytes", refuse)
+    messages = []
+    path = save_model(members[0], tmp_path / "trained.fer.zip", log=messages.append)
+    assert _description(path)[0]["format_version"] == 1
+    [message] = messages
+    assert "without ONNX networks" in message and "no handler for this layer" in message
+    np.testing.assert_array_equal(load(path).predict(X_test), members[0].predict(X_test))
+
+
+def test_a_bare_classifier_exports_its_network_with_integer_classes(synthetic_split, micro_cnn,
+                                                                    tmp_path):
+    from fer_estimator import FERClassifier, PixelTransformer
+
+    X_train, y_train, X_test, _ = synthetic_split
+    images = PixelTransformer().fit_transform(X_train)
+    classifier = FERClassifier(**micro_cnn()).fit(images, y_train)  # classes 0-6
+    session = onnxruntime.InferenceSession(export(classifier, tmp_path / "bare.onnx").read_bytes())
+    assert [node.name for node in session.get_inputs()] == ["image"]
+    assert json.loads(session.get_modelmeta().custom_metadata_map["classes"]) == list(range(7))
+    test_images = PixelTransformer().fit(X_train).transform(X_test[:20])
+    np.testing.assert_allclose(session.run(None, {"image": test_images})[0],
+                               classifier.predict_proba(test_images),
+                               atol=MAX_PROBABILITY_DIFFERENCE, rtol=0)

@@ -22,6 +22,8 @@ except ImportError as error:
     raise ImportError('running on a Dask cluster needs Dask\'s distributed scheduler: pip '
                       'install "fer-estimator[dask]"') from error
 
+from ..runtime import set_session_threads
+
 # Seconds to wait for a scheduler to answer before saying that none is there.
 CONNECT_TIMEOUT_S = 10
 
@@ -157,7 +159,12 @@ class PipelineOnWorkers:
 
 def _run_task(plugin_name, work, item, *args):
     """On a worker: ``work`` on this process's copy of the pipeline."""
-    plugin = get_worker().plugins[plugin_name]
+    worker = get_worker()
+    plugin = worker.plugins[plugin_name]
+    if plugin.failure is not None:
+        # A setup error (exit status 2 on the command line), not this input's.
+        raise OSError(f"the Dask worker {worker.address} could not load the model: "
+                      f"{type(plugin.failure).__name__}: {plugin.failure}") from plugin.failure
     with plugin.lock:
         return work(plugin.pipeline, item, *args)
 
@@ -171,8 +178,15 @@ class _PipelinePlugin(WorkerPlugin):
         self.name = f"fer-estimator-pipeline-{uuid.uuid4().hex}"
 
     def setup(self, worker):
-        # Made here, on the worker: a lock cannot be pickled. Before the warm-up: on a worker
-        # that joins later and cannot warm up (Dask logs why), each task then fails as a local
-        # run would, with the reason, rather than on a missing attribute.
+        # Made here, on the worker: a lock cannot be pickled.
         self.lock = threading.Lock()
-        self.pipeline.warm_up()
+        self.failure = None
+        # onnxruntime takes every core by default: as many threads as this worker has instead.
+        set_session_threads(worker.state.nthreads)
+        try:
+            self.pipeline.warm_up()
+        except Exception as error:
+            # Dask keeps a plugin whose setup failed: a worker that joined later and cannot
+            # load the model must stop the run (see _run_task), not skip every file it gets.
+            self.failure = error
+            raise

@@ -27,9 +27,10 @@ ships (see :mod:`fer_estimator.manifest`), checked and unpickled from one read o
 One job per module: :mod:`.file_kind` (what a file is, from its first bytes),
 :mod:`.archive` (zip members within bounds), :mod:`.limits` (the bounds), :mod:`.description`
 (the JSON layout), :mod:`.networks` (Keras: bounded configs, float32 copies, shapes),
-:mod:`.onnx_networks` (Keras networks as ONNX graphs), :mod:`.steps` (the step registry and its
-hooks), :mod:`.pipelines` and :mod:`.ensembles` (rebuilding scikit-learn objects),
-:mod:`.model_file` (save, and load of any file kind).
+:mod:`.onnx_networks` (Keras networks as ONNX graphs), :mod:`.quantization` (their int8
+copies), :mod:`.onnx_graphs` (a graph checked before onnxruntime reads it), :mod:`.steps` (the
+step registry and its hooks), :mod:`.pipelines` and :mod:`.ensembles` (rebuilding scikit-learn
+objects), :mod:`.model_file` (save, and load of any file kind).
 """
 
 from .._lazy import attach

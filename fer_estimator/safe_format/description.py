@@ -49,7 +49,7 @@ def read_description(archive, path):
             isinstance(key, str) and isinstance(value, str) for key, value in versions.items())):
         raise SafeFormatError(f"{path}: 'versions' must map package names to version strings; "
                               f"it is {quoted(versions)}")
-    if description.get(INT8_KEY, False) not in (True, False) or (
+    if not isinstance(description.get(INT8_KEY, False), bool) or (
             description.get(INT8_KEY) and version < ONNX_VERSION):
         raise SafeFormatError(f"{path}: '{INT8_KEY}' must be true or false, and true only from "
                               f"format version {ONNX_VERSION} on; it is "
@@ -130,7 +130,9 @@ def onnx_member(network_member, int8=False):
 def graph_members(description, network_members):
     """Every ONNX graph member the description says the archive holds beside
     ``network_members``: none before version 3, then one per network, two with int8 copies."""
-    copies = [False, True][:has_onnx(description) + has_int8(description)]
+    if not has_onnx(description):
+        return []
+    copies = (False, True) if has_int8(description) else (False,)
     return [onnx_member(member, int8) for int8 in copies for member in network_members]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import keras
 
+from .._extras import TRAINING_INSTALL, MissingInstallError
 from .networks import float32_config, python_random_state_kept
 
 # The prefix of the augmentation layers of every architecture (fer_estimator.architecture).
@@ -58,9 +59,9 @@ def export_onnx(network, path, input_name="image"):
             network.export(path, format="onnx", verbose=False, input_signature=[spec])
     except ImportError as error:
         needed = _EXPORTERS.get(keras.config.backend(), "an ONNX exporter")
-        raise ImportError(
+        raise MissingInstallError(
             f"writing ONNX networks needs {needed} on the {keras.config.backend()} backend: "
-            f'pip install "fer-estimator[train]" ({error})') from error
+            f"{TRAINING_INSTALL} ({error})", name=error.name) from error
 
 
 def onnx_bytes(network):

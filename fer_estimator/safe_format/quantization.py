@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._extras import TRAINING_INSTALL, MissingInstallError
+
 # Images per calibration run: bounds the memory of the calibration session's outputs.
 _CALIBRATION_BATCH = 100
 
@@ -59,8 +61,8 @@ def quantize_network(graph, images):
             quantize_static,
         )
     except ImportError as error:
-        raise ImportError(f'int8 networks need onnx and onnxruntime: pip install '
-                          f'"fer-estimator[train]" ({error})') from error
+        raise MissingInstallError(f"int8 networks need onnx and onnxruntime: {TRAINING_INSTALL} "
+                                  f"({error})", name=error.name) from error
 
     (graph_input,) = onnx.load_model_from_string(graph).graph.input
     images = np.ascontiguousarray(images, dtype=np.float32)
