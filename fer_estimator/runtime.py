@@ -25,7 +25,7 @@ from ._validation import StrOptions, check_params
 from ._versions import check_saved_versions
 from .pixels import mirror_images
 from .safe_format import limits
-from .safe_format.archive import read_member, refuse_unnamed_members
+from .safe_format.archive import read_member, refuse_oversized_networks, refuse_unnamed_members
 from .safe_format.description import (
     DESCRIPTION_MEMBER,
     NETWORK_MEMBER,
@@ -186,11 +186,7 @@ def _read_graphs(archive, members, path, description, int8):
     refuse_unnamed_members(
         archive, [DESCRIPTION_MEMBER, *members, *graph_members(description, members)], path)
     read = [onnx_member(member, int8) for member in members]
-    total = sum(archive.getinfo(name).file_size for name in read if name in archive.NameToInfo)
-    if total > limits.MAX_NETWORK_BYTES:
-        raise SafeFormatError(f"{path}: the ONNX networks expand to {total} bytes, more than "
-                              f"{limits.MAX_NETWORK_BYTES} (no FER network is that large); "
-                              f"refused")
+    refuse_oversized_networks(archive, read, path, kind="ONNX networks")
     return {member: read_member(archive, graph, path, limits.MAX_NETWORK_BYTES)
             for member, graph in zip(members, read, strict=True)}
 

@@ -375,3 +375,13 @@ def test_a_bare_classifier_exports_its_network_with_integer_classes(synthetic_sp
     np.testing.assert_allclose(session.run(None, {"image": test_images})[0],
                                classifier.predict_proba(test_images),
                                atol=MAX_PROBABILITY_DIFFERENCE, rtol=0)
+
+
+def test_onnx_graphs_larger_than_the_format_allows_are_refused_unread(saved, monkeypatch):
+    from fer_estimator.safe_format import limits
+
+    with zipfile.ZipFile(saved) as archive:
+        size = archive.getinfo("network.onnx").file_size
+    monkeypatch.setattr(limits, "MAX_NETWORK_BYTES", size - 1)
+    with pytest.raises(SafeFormatError, match=f"the ONNX networks expand to {size} bytes"):
+        load_predictor(saved, runtime="onnx")

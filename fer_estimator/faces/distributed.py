@@ -13,6 +13,7 @@ Needs Dask's distributed scheduler: ``pip install "fer-estimator[dask]"``.
 """
 
 import threading
+import time
 import uuid
 from concurrent.futures import CancelledError
 
@@ -24,6 +25,8 @@ except ImportError as error:
 
 from ..runtime import set_session_threads
 
+# Seconds between asking the scheduler how many worker threads there are (workers come and go).
+THREADS_REFRESH_S = 1.0
 # Seconds to wait for a scheduler to answer before saying that none is there.
 CONNECT_TIMEOUT_S = 10
 
@@ -85,6 +88,7 @@ class PipelineOnWorkers:
         self.client = client
         self._plugin = _PipelinePlugin(pipeline)
         self._running = {}  # future -> the index of its item
+        self._thread_count, self._threads_asked_at = 1, -THREADS_REFRESH_S
 
     def __enter__(self):
         try:
@@ -146,8 +150,7 @@ class PipelineOnWorkers:
 
     def _submit(self, work, args, pending, finished):
         """Submit tasks of ``pending`` until one per worker thread is running."""
-        threads = max(sum(self.client.nthreads().values()), 1)
-        while len(self._running) < threads:
+        while len(self._running) < self._threads():
             index, item = next(pending, (None, None))
             if index is None:
                 return
@@ -155,6 +158,16 @@ class PipelineOnWorkers:
                                         key=f"{self._plugin.name}-{index}")
             self._running[future] = index
             finished.add(future)
+
+
+    def _threads(self):
+        """The cluster's worker threads, asked of the scheduler at most once a second (a
+        synchronous call: once per finished file would pace a run of small photos)."""
+        now = time.monotonic()
+        if now - self._threads_asked_at >= THREADS_REFRESH_S:
+            self._thread_count = max(sum(self.client.nthreads().values()), 1)
+            self._threads_asked_at = now
+        return self._thread_count
 
 
 def _run_task(plugin_name, work, item, *args):

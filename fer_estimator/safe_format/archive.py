@@ -47,6 +47,17 @@ def extract_member(archive, name, target, where, max_bytes):
         shutil.copyfileobj(source, destination, 1 << 20)
 
 
+def refuse_oversized_networks(archive, names, where, kind="networks"):
+    """Refuse an archive whose members ``names`` (the ``kind`` of a model: its Keras networks,
+    its ONNX graphs) expand together to more than :data:`limits.MAX_NETWORK_BYTES`, from the
+    headers; absent members are left to the reader, which names them."""
+    total = sum(archive.getinfo(name).file_size for name in names if name in archive.NameToInfo)
+    if total > limits.MAX_NETWORK_BYTES:
+        raise SafeFormatError(f"{where}: the {kind} expand to {total} bytes, more than "
+                              f"{limits.MAX_NETWORK_BYTES} (no FER network is that large); "
+                              f"refused")
+
+
 def refuse_unnamed_members(archive, named, where):
     """Refuse an archive holding files other than ``named``."""
     unnamed = sorted(info.filename for info in archive.infolist()

@@ -15,7 +15,7 @@ from ..ensemble import is_ensemble
 from ..manifest import load_trusted_joblib
 from ..persistence import write_atomically
 from . import limits
-from .archive import extract_member, refuse_unnamed_members
+from .archive import extract_member, refuse_oversized_networks, refuse_unnamed_members
 from .description import (
     DESCRIPTION_MEMBER,
     ENSEMBLE_VERSION,
@@ -213,13 +213,7 @@ def _load_networks(archive, members, path, graphs):
     """The networks in ``members``, by member; refuse an archive holding anything more than
     them, the description and their ONNX ``graphs`` (members), which this Keras path leaves
     unread."""
-    infos = [archive.getinfo(member) if member in archive.NameToInfo else None
-             for member in members]
-    total = sum(info.file_size for info in infos if info is not None)
-    if total > limits.MAX_NETWORK_BYTES:
-        raise SafeFormatError(f"{path}: the networks expand to {total} bytes, more than "
-                              f"{limits.MAX_NETWORK_BYTES} (no FER network is that large); "
-                              f"refused")
+    refuse_oversized_networks(archive, members, path)
     refuse_unnamed_members(archive, [DESCRIPTION_MEMBER, *members, *graphs], path)
     networks = {}
     with tempfile.TemporaryDirectory() as folder:
